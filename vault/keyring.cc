@@ -177,8 +177,12 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::LoadFile(
     read_status = absl::InvalidArgumentError(
         absl::StrCat(path, ": is larger than 1 MiB; not a keyring file"));
   }
-  absl::StatusOr<std::unique_ptr<Keyring>> result = read_status;
-  if (read_status.ok()) result = Parse(absl::string_view(text.data(), used), path);
+  if (!read_status.ok()) {
+    sodium_memzero(text.data(), used);
+    return read_status;
+  }
+  absl::StatusOr<std::unique_ptr<Keyring>> result =
+      Parse(absl::string_view(text.data(), used), path);
   sodium_memzero(text.data(), used);
   return result;
 }
