@@ -1,5 +1,6 @@
 #include "vault/rocks_token_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -108,6 +109,18 @@ absl::StatusOr<std::unique_ptr<RocksTokenStore>> RocksTokenStore::Open(const Roc
     std::error_code ec;
     if (!std::filesystem::exists(std::filesystem::path(options.path) / "CURRENT", ec)) {
       return absl::NotFoundError(absl::StrCat("no vault at ", options.path));
+    }
+    // A process killed during the very first open can leave a database with
+    // only some families. Nothing can have been committed to it (the store
+    // is usable only once every family exists), so it counts as absent; a
+    // read-write open completes it.
+    std::vector<std::string> existing;
+    s = rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing);
+    if (!s.ok()) return FromRocks(s, absl::StrCat("list column families at ", options.path));
+    for (const std::string& name : FamilyNames()) {
+      if (std::find(existing.begin(), existing.end(), name) == existing.end()) {
+        return absl::NotFoundError(absl::StrCat("vault at ", options.path, " was never fully created"));
+      }
     }
     s = rocksdb::DB::OpenForReadOnly(db_options, options.path, families, &handles, &raw_db);
   } else {
