@@ -53,7 +53,7 @@ namespace vault {
 enum class RecordKind : uint8_t {
   kTokenSecrets = 1,  // Refresh token, access token.
   kProfile = 2,       // Cached WeChat user info.
-  kKeyCheck = 3,      // Known plaintext sealed under each key, checked at start.
+  kKeyCheck = 3,  // Known plaintext sealed under each key, checked at start.
 };
 
 // "token_secrets", "profile", "key_check", or "kind_<n>" for other values.
