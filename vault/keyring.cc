@@ -45,9 +45,9 @@ absl::Status LockKeyRegion(unsigned char* region) {
   if (sodium_mprotect_noaccess(region) != 0) {
     const int err = errno;
     sodium_free(region);
-    return absl::InternalError(absl::StrCat(
-        "sodium_mprotect_noaccess failed on the key region: ",
-        std::strerror(err)));
+    return absl::InternalError(
+        absl::StrCat("sodium_mprotect_noaccess failed on the key region: ",
+                     std::strerror(err)));
   }
   return absl::OkStatus();
 }
@@ -59,9 +59,8 @@ absl::Status LockKeyRegion(unsigned char* region) {
 absl::Status DecodeKey(absl::string_view b64, absl::string_view where,
                        unsigned char out[kKeyBytes]) {
   if (b64.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": empty key value; expected base64 of ",
-                     kKeyBytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": empty key value; expected base64 of ", kKeyBytes, " bytes"));
   }
   std::string buf(b64.size() / 4 * 3 + 3, '\0');
   size_t len = 0;
@@ -76,9 +75,9 @@ absl::Status DecodeKey(absl::string_view b64, absl::string_view where,
         ": key value is not valid padded standard base64 (A-Z a-z 0-9 + /, "
         "'=' padding)"));
   } else if (len != kKeyBytes) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat(where, ": key value decodes to the wrong length: expected ",
-                     kKeyBytes, " bytes, got ", len));
+    status = absl::InvalidArgumentError(absl::StrCat(
+        where, ": key value decodes to the wrong length: expected ", kKeyBytes,
+        " bytes, got ", len));
   } else {
     std::memcpy(out, buf.data(), kKeyBytes);
   }
@@ -140,14 +139,14 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::LoadFile(
                                             "': ", std::strerror(errno)));
   }
   if (S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": is a directory; expected a keyring file with lines "
-              "'<key_id>:<base64 of 32 bytes>'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": is a directory; expected a keyring file with lines "
+                     "'<key_id>:<base64 of 32 bytes>'"));
   }
   if (S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": is ", st.st_size,
-                     " bytes; a keyring file is at most 1 MiB"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": is ", st.st_size, " bytes; a keyring file is at most 1 MiB"));
   }
   if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0 && warnings != nullptr) {
     warnings->push_back(absl::StrCat(
@@ -202,11 +201,12 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::Parse(
     const std::string at = absl::StrCat(source_name, ":", line_no);
     const size_t colon = line.find(':');
     if (colon == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          at, ": expected '<key_id>:<base64 of ", kKeyBytes,
-          " bytes>' (no ':' found)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(at, ": expected '<key_id>:<base64 of ", kKeyBytes,
+                       " bytes>' (no ':' found)"));
     }
-    const absl::string_view id = absl::StripAsciiWhitespace(line.substr(0, colon));
+    const absl::string_view id =
+        absl::StripAsciiWhitespace(line.substr(0, colon));
     const absl::string_view b64 =
         absl::StripAsciiWhitespace(line.substr(colon + 1));
     // The text of a bad id is not echoed: a line written the wrong way round
@@ -219,8 +219,8 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::Parse(
     for (size_t i = 0; i < lines.size(); ++i) {
       if (lines[i].id == id) {
         return absl::InvalidArgumentError(
-            absl::StrCat(at, ": duplicate key id '", id,
-                         "' (first defined at ", lines[i].at, ")"));
+            absl::StrCat(at, ": duplicate key id '", id, "' (first defined at ",
+                         lines[i].at, ")"));
       }
     }
     KeyLine kl{std::string(id), b64, at, absl::StrCat(at, ": key '", id, "'")};
@@ -231,8 +231,9 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::Parse(
     lines.push_back(std::move(kl));
   }
   if (lines.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source_name, ": contains no keys; expected at least one line '<key_id>:"
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_name,
+                     ": contains no keys; expected at least one line '<key_id>:"
                      "<base64 of 32 bytes>' (generate one with: printf 'k1:'; "
                      "head -c32 /dev/urandom | base64)"));
   }
@@ -268,10 +269,9 @@ absl::StatusOr<std::unique_ptr<Keyring>> Keyring::FromRawKeys(
           " characters); a key id is 1-64 characters of [A-Za-z0-9._-]"));
     }
     if (key.size() != kKeyBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("raw key #", i, ": key '", id,
-                       "' has the wrong length: expected ", kKeyBytes,
-                       " bytes, got ", key.size()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "raw key #", i, ": key '", id, "' has the wrong length: expected ",
+          kKeyBytes, " bytes, got ", key.size()));
     }
     for (size_t j = 0; j < i; ++j) {
       if (id_and_32_bytes[j].first == id) {
@@ -298,7 +298,8 @@ std::string Keyring::GenerateKeyLine(absl::string_view key_id) {
   (void)InitSodium();  // On failure randombytes_buf aborts; nothing to add.
   unsigned char key[kKeyBytes];
   randombytes_buf(key, sizeof(key));
-  char b64[sodium_base64_ENCODED_LEN(kKeyBytes, sodium_base64_VARIANT_ORIGINAL)];
+  char
+      b64[sodium_base64_ENCODED_LEN(kKeyBytes, sodium_base64_VARIANT_ORIGINAL)];
   sodium_bin2base64(b64, sizeof(b64), key, sizeof(key),
                     sodium_base64_VARIANT_ORIGINAL);
   sodium_memzero(key, sizeof(key));

@@ -16,7 +16,8 @@ constexpr absl::string_view kSealLabel = "wxvault.seal.v1";
 constexpr absl::string_view kDigestLabel = "wxvault.digest.v1";
 constexpr size_t kHeaderFixedBytes = 2;  // Version, key id length.
 
-static_assert(Sealer::kNonceBytes == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+static_assert(Sealer::kNonceBytes ==
+              crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
 static_assert(Sealer::kTagBytes == crypto_aead_xchacha20poly1305_ietf_ABYTES);
 static_assert(kKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 static_assert(kKeyBytes >= crypto_generichash_KEYBYTES_MIN &&
@@ -60,10 +61,9 @@ absl::StatusOr<ParsedEnvelope> ParseEnvelope(absl::string_view envelope) {
   if (envelope.empty()) return absl::DataLossError("envelope is empty");
   const uint8_t version = static_cast<uint8_t>(envelope[0]);
   if (version != Sealer::kFormatVersion) {
-    return absl::DataLossError(
-        absl::StrCat("unsupported envelope format version ", version,
-                     " (this build reads version ", Sealer::kFormatVersion,
-                     ")"));
+    return absl::DataLossError(absl::StrCat(
+        "unsupported envelope format version ", version,
+        " (this build reads version ", Sealer::kFormatVersion, ")"));
   }
   if (envelope.size() < kHeaderFixedBytes) {
     return absl::DataLossError("envelope truncated inside its header");
@@ -75,9 +75,9 @@ absl::StatusOr<ParsedEnvelope> ParseEnvelope(absl::string_view envelope) {
   }
   const size_t min_size = Sealer::EnvelopeOverhead(key_id_length);
   if (envelope.size() < min_size) {
-    return absl::DataLossError(absl::StrCat("envelope truncated: ",
-                                            envelope.size(),
-                                            " bytes, the minimum is ", min_size));
+    return absl::DataLossError(
+        absl::StrCat("envelope truncated: ", envelope.size(),
+                     " bytes, the minimum is ", min_size));
   }
   ParsedEnvelope parsed;
   parsed.key_id = envelope.substr(kHeaderFixedBytes, key_id_length);
@@ -93,9 +93,10 @@ absl::StatusOr<ParsedEnvelope> ParseEnvelope(absl::string_view envelope) {
 
 absl::Status NotInKeyring(absl::string_view key_id) {
   if (!IsValidKeyId(key_id)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "key id (", key_id.size(), " characters, not a valid key id) is not in "
-        "the keyring"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("key id (", key_id.size(),
+                     " characters, not a valid key id) is not in "
+                     "the keyring"));
   }
   return absl::FailedPreconditionError(
       absl::StrCat("key id '", key_id, "' is not in the keyring"));
@@ -111,7 +112,8 @@ absl::StatusOr<std::string> SealWithKeyBytes(const unsigned char* key,
                                              absl::string_view key_id,
                                              const RecordIdentity& id,
                                              absl::string_view plaintext) {
-  if (plaintext.size() > crypto_aead_xchacha20poly1305_ietf_messagebytes_max()) {
+  if (plaintext.size() >
+      crypto_aead_xchacha20poly1305_ietf_messagebytes_max()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "plaintext of ", plaintext.size(), " bytes is too large to seal"));
   }
@@ -173,8 +175,10 @@ absl::StatusOr<SecretString> Sealer::Open(const RecordIdentity& id,
   }
   if (!keyring_->Contains(parsed->key_id)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot open ", Describe(id), ": it was sealed under key "
-                     "id '", parsed->key_id, "', which is not in the keyring"));
+        absl::StrCat("cannot open ", Describe(id),
+                     ": it was sealed under key "
+                     "id '",
+                     parsed->key_id, "', which is not in the keyring"));
   }
   const std::string ad = AssociatedData(id, parsed->key_id);
   std::string plain(parsed->ciphertext.size() - kTagBytes, '\0');

@@ -53,7 +53,7 @@ namespace vault {
 enum class RecordKind : uint8_t {
   kTokenSecrets = 1,  // Refresh token, access token.
   kProfile = 2,       // Cached WeChat user info.
-  kKeyCheck = 3,      // Known plaintext sealed under each key, checked at start.
+  kKeyCheck = 3,  // Known plaintext sealed under each key, checked at start.
 };
 
 // "token_secrets", "profile", "key_check", or "kind_<n>" for other values.
@@ -78,10 +78,8 @@ class Sealer {
   }
 
   // `keyring` is not owned and must outlive the Sealer. It must not be null.
+  // A Sealer holds nothing but the pointer; copies share the keyring.
   explicit Sealer(const Keyring* keyring);
-
-  Sealer(const Sealer&) = delete;
-  Sealer& operator=(const Sealer&) = delete;
 
   // Seals `plaintext` for the record `id` under the keyring's active key and
   // returns the envelope (format above), EnvelopeOverhead(active id length)

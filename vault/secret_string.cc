@@ -16,9 +16,7 @@ void WipeString(std::string& s) {
   s.clear();
 }
 
-SecretString::SecretString(std::string s) : s_(std::move(s)) {
-  WipeString(s);
-}
+SecretString::SecretString(std::string s) : s_(std::move(s)) { WipeString(s); }
 
 SecretString::SecretString(SecretString&& other) noexcept
     : s_(std::move(other.s_)) {

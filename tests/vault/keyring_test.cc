@@ -53,9 +53,9 @@ std::string Bytes(size_t n, unsigned char first) {
 }
 
 std::string Base64(absl::string_view bin) {
-  std::string out(sodium_base64_encoded_len(bin.size(),
-                                            sodium_base64_VARIANT_ORIGINAL),
-                  '\0');
+  std::string out(
+      sodium_base64_encoded_len(bin.size(), sodium_base64_VARIANT_ORIGINAL),
+      '\0');
   sodium_bin2base64(out.data(), out.size(),
                     reinterpret_cast<const unsigned char*>(bin.data()),
                     bin.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -98,8 +98,8 @@ TEST_F(KeyringFileTest, LoadsMultiKeyFileLastLineActive) {
       "\n",
       "2024-01:", Base64(k1), "\n",
       "   # indented comment\n"
-      "  old_key.v2 : ", Base64(k2), "  \r\n",
-      "\t\n",
+      "  old_key.v2 : ",
+      Base64(k2), "  \r\n", "\t\n",
       "K-3:", Base64(k3));  // No trailing newline.
   const std::string path = Write("keys", text);
   std::vector<std::string> warnings;
@@ -108,7 +108,8 @@ TEST_F(KeyringFileTest, LoadsMultiKeyFileLastLineActive) {
   ASSERT_TRUE(keyring.ok()) << keyring.status();
   EXPECT_THAT(warnings, IsEmpty());
   EXPECT_EQ((*keyring)->active_key_id(), "K-3");
-  EXPECT_THAT((*keyring)->key_ids(), ElementsAre("2024-01", "old_key.v2", "K-3"));
+  EXPECT_THAT((*keyring)->key_ids(),
+              ElementsAre("2024-01", "old_key.v2", "K-3"));
   EXPECT_TRUE((*keyring)->Contains("old_key.v2"));
   EXPECT_FALSE((*keyring)->Contains("k-3"));
   EXPECT_FALSE((*keyring)->Contains(""));
@@ -118,7 +119,8 @@ TEST_F(KeyringFileTest, LoadsMultiKeyFileLastLineActive) {
 }
 
 TEST_F(KeyringFileTest, SingleKeyIsActive) {
-  auto keyring = Keyring::Parse(absl::StrCat("only:", Base64(Bytes(32, 9))), "t");
+  auto keyring =
+      Keyring::Parse(absl::StrCat("only:", Base64(Bytes(32, 9))), "t");
   ASSERT_TRUE(keyring.ok()) << keyring.status();
   EXPECT_EQ((*keyring)->active_key_id(), "only");
   EXPECT_THAT((*keyring)->key_ids(), ElementsAre("only"));
@@ -216,9 +218,9 @@ TEST_F(KeyringFileTest, LineWithoutColonIsRejected) {
 }
 
 TEST_F(KeyringFileTest, DuplicateKeyIdsAreRejected) {
-  const std::string text = absl::StrCat("k1:", Base64(Bytes(32, 1)), "\nk2:",
-                                        Base64(Bytes(32, 2)), "\nk1:",
-                                        Base64(Bytes(32, 3)), "\n");
+  const std::string text =
+      absl::StrCat("k1:", Base64(Bytes(32, 1)), "\nk2:", Base64(Bytes(32, 2)),
+                   "\nk1:", Base64(Bytes(32, 3)), "\n");
   auto keyring = Keyring::Parse(text, "src");
   ASSERT_EQ(keyring.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(keyring.status().message(), HasSubstr("src:3:"));
@@ -283,7 +285,7 @@ TEST_F(KeyringFileTest, ErrorMessagesNeverContainKeyText) {
       {absl::StrCat("k1:", b64_33), b64_33},
       {absl::StrCat("k1:", bad_b64), bad_b64},
       {absl::StrCat(b64, ":k1"), b64},  // Fields written the wrong way round.
-      {b64, b64},                        // Id forgotten.
+      {b64, b64},                       // Id forgotten.
       {absl::StrCat("k 1:", b64), b64},
       {absl::StrCat("k1:", b64, "\nk1:", b64), b64},
   };

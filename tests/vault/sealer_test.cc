@@ -124,8 +124,8 @@ TEST_F(SealerTest, EnvelopeMovedToAnotherIdentityIsDataLoss) {
       {"wxapp1o", "_alice", RecordKind::kTokenSecrets},
   };
   for (const RecordIdentity& id : others) {
-    SCOPED_TRACE(absl::StrCat(id.app_id, "/", id.openid, "/",
-                              RecordKindName(id.kind)));
+    SCOPED_TRACE(
+        absl::StrCat(id.app_id, "/", id.openid, "/", RecordKindName(id.kind)));
     absl::StatusOr<SecretString> opened = sealer_.Open(id, env);
     EXPECT_EQ(opened.status().code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(opened.status().message(), HasSubstr(RecordKindName(id.kind)));
@@ -277,9 +277,9 @@ TEST_F(SealerTest, RotationSealsUnderNewKeyAndOldEnvelopesStillOpen) {
 
 TEST_F(SealerTest, FileKeyringAndRawKeyringInteroperate) {
   const std::string raw = Key(5);
-  std::string b64(sodium_base64_encoded_len(raw.size(),
-                                            sodium_base64_VARIANT_ORIGINAL),
-                  '\0');
+  std::string b64(
+      sodium_base64_encoded_len(raw.size(), sodium_base64_VARIANT_ORIGINAL),
+      '\0');
   sodium_bin2base64(b64.data(), b64.size(),
                     reinterpret_cast<const unsigned char*>(raw.data()),
                     raw.size(), sodium_base64_VARIANT_ORIGINAL);
@@ -289,7 +289,8 @@ TEST_F(SealerTest, FileKeyringAndRawKeyringInteroperate) {
   auto from_raw = MakeKeyring({{"k5", raw}});
   absl::StatusOr<std::string> env = Sealer(parsed->get()).Seal(kAlice, "p");
   ASSERT_TRUE(env.ok());
-  absl::StatusOr<SecretString> opened = Sealer(from_raw.get()).Open(kAlice, *env);
+  absl::StatusOr<SecretString> opened =
+      Sealer(from_raw.get()).Open(kAlice, *env);
   ASSERT_TRUE(opened.ok()) << opened.status();
   EXPECT_EQ(opened->view(), "p");
 }
