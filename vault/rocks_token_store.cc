@@ -183,6 +183,12 @@ absl::Status RocksTokenStore::CheckWritable() const {
   return absl::OkStatus();
 }
 
+rocksdb::WriteOptions RocksTokenStore::DurableWrite() const {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  return write_options;
+}
+
 absl::Mutex& RocksTokenStore::StripeFor(absl::string_view token_key_bytes) {
   return stripes_[absl::Hash<absl::string_view>()(token_key_bytes) % kLockStripes];
 }
@@ -212,9 +218,7 @@ absl::StatusOr<CommitResult> RocksTokenStore::Commit(const TokenWrite& write) {
       if (!s.ok()) return FromRocks(s, "build event batch");
     }
   }
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  rocksdb::Status s = db_->Write(write_options, &batch);
+  rocksdb::Status s = db_->Write(DurableWrite(), &batch);
   if (!result->event_sequences.empty()) {
     // Success or failure, these sequences are settled: a failed write leaves
     // a gap that readers skip.
@@ -426,9 +430,7 @@ absl::StatusOr<size_t> RocksTokenStore::PurgeExpiredExchanges(int64_t now_ms, si
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read exchange expiry");
   if (purged == 0) return 0;
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  if (rocksdb::Status s = db_->Write(write_options, &batch); !s.ok()) return FromRocks(s, "purge exchanges");
+  if (rocksdb::Status s = db_->Write(DurableWrite(), &batch); !s.ok()) return FromRocks(s, "purge exchanges");
   return purged;
 }
 
@@ -488,9 +490,7 @@ absl::StatusOr<size_t> RocksTokenStore::TrimEvents(int64_t before_ms, size_t lim
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read events");
   if (trimmed == 0) return 0;
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  if (rocksdb::Status s = db_->Write(write_options, &batch); !s.ok()) return FromRocks(s, "trim events");
+  if (rocksdb::Status s = db_->Write(DurableWrite(), &batch); !s.ok()) return FromRocks(s, "trim events");
   return trimmed;
 }
 
@@ -554,16 +554,12 @@ absl::StatusOr<std::map<std::string, std::string>> RocksTokenStore::ListMeta(abs
 
 absl::Status RocksTokenStore::PutMeta(absl::string_view name, absl::string_view value) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  return FromRocks(db_->Put(write_options, cf_.meta, ToSlice(name), ToSlice(value)), "write meta");
+  return FromRocks(db_->Put(DurableWrite(), cf_.meta, ToSlice(name), ToSlice(value)), "write meta");
 }
 
 absl::Status RocksTokenStore::DeleteMeta(absl::string_view name) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  return FromRocks(db_->Delete(write_options, cf_.meta, ToSlice(name)), "delete meta");
+  return FromRocks(db_->Delete(DurableWrite(), cf_.meta, ToSlice(name)), "delete meta");
 }
 
 absl::StatusOr<StoreStats> RocksTokenStore::Stats() {

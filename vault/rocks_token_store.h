@@ -35,6 +35,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class WriteBatch;
+struct WriteOptions;
 }  // namespace rocksdb
 
 namespace wxvault::vault {
@@ -119,6 +120,8 @@ class RocksTokenStore final : public TokenStore {
                   std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status InitAfterOpen();
   absl::Status CheckWritable() const;
+  // Write options of every mutation: synced unless options_.sync_writes is off.
+  rocksdb::WriteOptions DurableWrite() const;
   absl::Mutex& StripeFor(absl::string_view token_key_bytes);
   // Appends `write`'s changes to `batch`. Called with the token's stripe held.
   absl::StatusOr<CommitResult> BuildBatch(const TokenWrite& write, rocksdb::WriteBatch* batch);

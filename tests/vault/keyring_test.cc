@@ -15,28 +15,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/vault/keyring_test_peer.h"
 
 namespace wxvault {
 namespace vault {
-
-// Reaches into Keyring's guarded key region (friend of Keyring).
-class KeyringTestPeer {
- public:
-  static int Readers(const Keyring& keyring) {
-    absl::MutexLock lock(&keyring.mu_);
-    return keyring.readers_;
-  }
-  static const unsigned char* Region(const Keyring& keyring) {
-    return keyring.keys_;
-  }
-  // Copies key `id`'s bytes out while holding a KeyAccess.
-  static std::string KeyBytes(const Keyring& keyring, absl::string_view id) {
-    Keyring::KeyAccess access(keyring);
-    const unsigned char* key = access.Find(id);
-    if (key == nullptr) return "";
-    return std::string(reinterpret_cast<const char*>(key), kKeyBytes);
-  }
-};
 
 namespace {
 

@@ -14,20 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/vault/keyring_test_peer.h"
 
 namespace wxvault {
 namespace vault {
-
-class KeyringTestPeer {
- public:
-  static int Readers(const Keyring& keyring) {
-    absl::MutexLock lock(&keyring.mu_);
-    return keyring.readers_;
-  }
-  static const unsigned char* Region(const Keyring& keyring) {
-    return keyring.keys_;
-  }
-};
 
 namespace {
 
