@@ -270,14 +270,7 @@ absl::StatusOr<CommitResult> RocksTokenStore::BuildBatch(const TokenWrite& write
     // Key index: which key seals this record's secrets.
     const std::string before_key = before ? before->key_id() : "";
     const std::string after_key = after ? after->key_id() : "";
-    if (!before_key.empty() && before_key != after_key) {
-      statuses.push_back(batch->Delete(
-          cf_.key_index, keys::KeyIndexKey(before_key, SealedKind::kTokenSecrets, write.key)));
-    }
-    if (!after_key.empty() && before_key != after_key) {
-      statuses.push_back(batch->Put(
-          cf_.key_index, keys::KeyIndexKey(after_key, SealedKind::kTokenSecrets, write.key), ""));
-    }
+    AddKeyIndexChange(before_key, after_key, SealedKind::kTokenSecrets, write.key, batch, &statuses);
     statuses.push_back(after ? batch->Put(cf_.tokens, token_key, Serialize(*after))
                              : batch->Delete(cf_.tokens, token_key));
     for (const rocksdb::Status& s : statuses) {
@@ -297,6 +290,20 @@ absl::StatusOr<CommitResult> RocksTokenStore::BuildBatch(const TokenWrite& write
   return result;
 }
 
+void RocksTokenStore::AddKeyIndexChange(const std::string& before_key, const std::string& after_key,
+                                        SealedKind kind, const TokenKey& key, rocksdb::WriteBatch* batch,
+                                        std::vector<rocksdb::Status>* statuses) {
+  if (before_key == after_key) return;
+  if (!before_key.empty()) {
+    statuses->push_back(batch->Delete(cf_.key_index, keys::KeyIndexKey(before_key, kind, key)));
+    statuses->push_back(batch->Merge(cf_.counters, keys::KeyCounterName(before_key), EncodeCounter(-1)));
+  }
+  if (!after_key.empty()) {
+    statuses->push_back(batch->Put(cf_.key_index, keys::KeyIndexKey(after_key, kind, key), ""));
+    statuses->push_back(batch->Merge(cf_.counters, keys::KeyCounterName(after_key), EncodeCounter(1)));
+  }
+}
+
 absl::Status RocksTokenStore::AddProfileChanges(const TokenWrite& write, rocksdb::WriteBatch* batch) {
   const bool removes = write.erase_profile || write.erase;
   if (!write.profile.has_value() && !removes) return absl::OkStatus();
@@ -307,13 +314,7 @@ absl::Status RocksTokenStore::AddProfileChanges(const TokenWrite& write, rocksdb
   const std::string before_key = old->has_value() ? (*old)->key_id() : "";
   const std::string after_key = write.profile.has_value() ? write.profile->key_id() : "";
   std::vector<rocksdb::Status> statuses;
-  if (!before_key.empty() && before_key != after_key) {
-    statuses.push_back(
-        batch->Delete(cf_.key_index, keys::KeyIndexKey(before_key, SealedKind::kProfile, write.key)));
-  }
-  if (!after_key.empty() && before_key != after_key) {
-    statuses.push_back(batch->Put(cf_.key_index, keys::KeyIndexKey(after_key, SealedKind::kProfile, write.key), ""));
-  }
+  AddKeyIndexChange(before_key, after_key, SealedKind::kProfile, write.key, batch, &statuses);
   statuses.push_back(write.profile.has_value() ? batch->Put(cf_.profiles, token_key, Serialize(*write.profile))
                                                : batch->Delete(cf_.profiles, token_key));
   for (const rocksdb::Status& s : statuses) {
@@ -575,6 +576,13 @@ absl::StatusOr<StoreStats> RocksTokenStore::Stats() {
     stats.tokens_by_state[record_state] = count;
     stats.total_tokens += count;
   }
+  const std::string key_prefix = keys::KeyCounterName("");
+  std::unique_ptr<rocksdb::Iterator> counters(db_->NewIterator(rocksdb::ReadOptions(), cf_.counters));
+  for (counters->Seek(key_prefix); counters->Valid() && counters->key().starts_with(key_prefix); counters->Next()) {
+    const int64_t count = DecodeCounter(ToView(counters->value()));
+    if (count != 0) stats.sealed_by_key[counters->key().ToString().substr(key_prefix.size())] = count;
+  }
+  if (!counters->status().ok()) return FromRocks(counters->status(), "read counters");
   std::unique_ptr<rocksdb::Iterator> events(db_->NewIterator(rocksdb::ReadOptions(), cf_.events));
   events->SeekToFirst();
   if (events->Valid()) stats.first_event_sequence = keys::ReadBigEndian64(ToView(events->key()));

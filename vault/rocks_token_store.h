@@ -34,6 +34,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Status;
 class WriteBatch;
 struct WriteOptions;
 }  // namespace rocksdb
@@ -126,6 +127,8 @@ class RocksTokenStore final : public TokenStore {
   // Appends `write`'s changes to `batch`. Called with the token's stripe held.
   absl::StatusOr<CommitResult> BuildBatch(const TokenWrite& write, rocksdb::WriteBatch* batch);
   // Keeps the profile and its key-index entry in step for `write`.
+  void AddKeyIndexChange(const std::string& before_key, const std::string& after_key, SealedKind kind,
+                         const TokenKey& key, rocksdb::WriteBatch* batch, std::vector<rocksdb::Status>* statuses);
   absl::Status AddProfileChanges(const TokenWrite& write, rocksdb::WriteBatch* batch);
   // Highest sequence below which every event write has finished.
   uint64_t ReadableEventWatermark() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(event_mu_);

@@ -109,6 +109,8 @@ std::string StateCounterName(RecordState state) {
   return absl::StrCat("tokens_in_state/", RecordState_Name(state));
 }
 
+std::string KeyCounterName(absl::string_view key_id) { return absl::StrCat("sealed_by_key/", key_id); }
+
 std::string EncodePageToken(const TokenKey& last) {
   return absl::WebSafeBase64Escape(TokenKeyBytes(last));
 }

@@ -52,6 +52,8 @@ std::optional<std::pair<std::string, SealedRef>> ParseKeyIndexKey(absl::string_v
 
 // Counter names.
 std::string StateCounterName(RecordState state);
+// Counter of payloads sealed under `key_id`; KeyCounterName("") is the prefix.
+std::string KeyCounterName(absl::string_view key_id);
 
 // Opaque admin page tokens: web-safe base64 of the last TokenKeyBytes.
 std::string EncodePageToken(const TokenKey& last);

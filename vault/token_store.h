@@ -151,6 +151,9 @@ struct TokenPage {
 struct StoreStats {
   std::map<RecordState, int64_t> tokens_by_state;
   int64_t total_tokens = 0;
+  // Sealed payloads (token secrets + profiles) per key id; ids with none are
+  // absent. Kept as counters, so this never scans.
+  std::map<std::string, int64_t> sealed_by_key;
   uint64_t first_event_sequence = 0;  // 0 when the log is empty
   uint64_t last_event_sequence = 0;
   uint64_t data_size_bytes = 0;       // live files on disk + memtables

@@ -406,6 +406,8 @@ TEST_F(RocksTokenStoreTest, KeyIndexTracksSecretsAndProfiles) {
   with_profile.profile->set_key_id("k1");
   ASSERT_TRUE(store_->Commit(with_profile).ok());
   EXPECT_THAT(*store_->KeyIdsInUse(), ElementsAre("k1", "k2"));
+  EXPECT_THAT(store_->Stats()->sealed_by_key,
+              ::testing::UnorderedElementsAre(::testing::Pair("k1", 2), ::testing::Pair("k2", 1)));
   auto refs = store_->ListSealedByKey("k1", std::nullopt, 10);
   ASSERT_THAT(*refs, SizeIs(2));
   auto page = store_->ListSealedByKey("k1", (*refs)[0], 10);
@@ -424,6 +426,7 @@ TEST_F(RocksTokenStoreTest, KeyIndexTracksSecretsAndProfiles) {
   ASSERT_TRUE(store_->Commit(drop_profile).ok());
   EXPECT_TRUE(absl::IsNotFound(store_->GetProfile(b).status()));
   EXPECT_THAT(*store_->KeyIdsInUse(), ElementsAre("k2"));
+  EXPECT_THAT(store_->Stats()->sealed_by_key, ::testing::ElementsAre(::testing::Pair("k2", 2)));
 }
 
 TEST_F(RocksTokenStoreTest, EraseRemovesProfileToo) {
