@@ -202,7 +202,7 @@ absl::StatusOr<CommitResult> RocksTokenStore::Commit(const TokenWrite& write) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (absl::Status s = ValidateWrite(write); !s.ok()) return s;
   const std::string token_key = keys::TokenKeyBytes(write.key);
-  absl::MutexLock stripe_lock(&StripeFor(token_key));
+  absl::ReleasableMutexLock stripe_lock(&StripeFor(token_key));
   rocksdb::WriteBatch batch;
   absl::StatusOr<CommitResult> result = BuildBatch(write, &batch);
   if (!result.ok()) return result.status();
@@ -219,13 +219,19 @@ absl::StatusOr<CommitResult> RocksTokenStore::Commit(const TokenWrite& write) {
     }
   }
   rocksdb::Status s = db_->Write(DurableWrite(), &batch);
+  std::shared_ptr<const std::function<void(uint64_t)>> listener;
+  uint64_t readable = 0;
   if (!result->event_sequences.empty()) {
     // Success or failure, these sequences are settled: a failed write leaves
     // a gap that readers skip.
     absl::MutexLock lock(&event_mu_);
     for (uint64_t sequence : result->event_sequences) events_in_flight_.erase(sequence);
+    listener = event_listener_;
+    readable = ReadableEventWatermark();
   }
+  stripe_lock.Release();
   if (!s.ok()) return FromRocks(s, "commit token write");
+  if (listener != nullptr && *listener) (*listener)(readable);
   return result;
 }
 
@@ -438,6 +444,12 @@ absl::StatusOr<size_t> RocksTokenStore::PurgeExpiredExchanges(int64_t now_ms, si
 absl::StatusOr<ProfileEntry> RocksTokenStore::GetProfile(const TokenKey& key) {
   if (absl::Status s = keys::ValidateTokenKey(key); !s.ok()) return s;
   return ReadMessage<ProfileEntry>(db_.get(), cf_.profiles, keys::TokenKeyBytes(key), "profile");
+}
+
+void RocksTokenStore::SetEventListener(std::function<void(uint64_t readable_sequence)> listener) {
+  auto shared = std::make_shared<const std::function<void(uint64_t)>>(std::move(listener));
+  absl::MutexLock lock(&event_mu_);
+  event_listener_ = std::move(shared);
 }
 
 uint64_t RocksTokenStore::ReadableEventWatermark() const {

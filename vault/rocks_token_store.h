@@ -90,6 +90,7 @@ class RocksTokenStore final : public TokenStore {
   absl::StatusOr<size_t> PurgeExpiredExchanges(int64_t now_ms, size_t limit) override;
   absl::StatusOr<ProfileEntry> GetProfile(const TokenKey& key) override;
   absl::StatusOr<std::vector<EventRecord>> ReadEvents(uint64_t after_sequence, size_t limit) override;
+  void SetEventListener(std::function<void(uint64_t readable_sequence)> listener) override;
   absl::StatusOr<size_t> TrimEvents(int64_t before_ms, size_t limit) override;
   absl::StatusOr<std::vector<std::string>> KeyIdsInUse() override;
   absl::StatusOr<std::vector<SealedRef>> ListSealedByKey(absl::string_view key_id,
@@ -142,6 +143,7 @@ class RocksTokenStore final : public TokenStore {
   mutable absl::Mutex event_mu_;
   uint64_t next_event_sequence_ ABSL_GUARDED_BY(event_mu_) = 1;
   std::set<uint64_t> events_in_flight_ ABSL_GUARDED_BY(event_mu_);
+  std::shared_ptr<const std::function<void(uint64_t)>> event_listener_ ABSL_GUARDED_BY(event_mu_);
 
   std::atomic<uint64_t> schedule_entries_examined_{0};
 };

@@ -42,6 +42,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -216,6 +217,12 @@ class TokenStore {
   // saw never misses an event.
   virtual absl::StatusOr<std::vector<EventRecord>> ReadEvents(uint64_t after_sequence,
                                                               size_t limit) = 0;
+
+  // Registers a function called after every commit that appended events,
+  // with the highest sequence now readable (ReadEvents returns up to it).
+  // Called on the committing thread outside the store's locks: it must be
+  // quick and must not call back into Commit. An empty function clears it.
+  virtual void SetEventListener(std::function<void(uint64_t readable_sequence)> listener) = 0;
 
   // Deletes events with at_ms < before_ms, oldest first, at most `limit`.
   // Returns how many were deleted.

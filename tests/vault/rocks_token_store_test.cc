@@ -306,6 +306,21 @@ TEST_F(RocksTokenStoreTest, EventLogIsOrderedResumableAndDurable) {
   EXPECT_THAT(*store_->ReadEvents(5, 10), SizeIs(1));
 }
 
+TEST_F(RocksTokenStoreTest, EventListenerHearsEveryEventCommit) {
+  std::vector<uint64_t> heard;
+  store_->SetEventListener([&heard](uint64_t readable) { heard.push_back(readable); });
+  TokenKey key{"wxapp", "o1"};
+  TokenWrite with_events = PutWrite(key, 0);
+  with_events.events.push_back(MakeEvent(EVENT_TYPE_CREATED, key, 1));
+  with_events.events.push_back(MakeEvent(EVENT_TYPE_REFRESHED, key, 2));
+  ASSERT_TRUE(store_->Commit(with_events).ok());
+  ASSERT_TRUE(store_->Commit(PutWrite(key, 5)).ok());  // no events: no call
+  EXPECT_THAT(heard, ElementsAre(2u));
+  store_->SetEventListener(nullptr);
+  ASSERT_TRUE(store_->Commit(with_events).ok());
+  EXPECT_THAT(heard, SizeIs(1));
+}
+
 TEST_F(RocksTokenStoreTest, TrimEventsKeepsTheNewestSoSequencesNeverRepeat) {
   TokenKey key{"wxapp", "o1"};
   for (int i = 0; i < 4; ++i) {
