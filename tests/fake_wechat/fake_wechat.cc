@@ -357,6 +357,7 @@ void FakeWeChat::Impl::RegisterHandlers() {
   }
   server.new_task_queue = [] { return new httplib::ThreadPool(32); };
   server.set_keep_alive_max_count(1000);
+  server.set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms
 }
 
 absl::StatusOr<std::unique_ptr<FakeWeChat>> FakeWeChat::Start(
