@@ -153,7 +153,8 @@ bool WeChatClient::ShouldRetry(WeChatEndpoint endpoint,
     // WeChat may have consumed the code: retry only what never left here.
     return RequestNotSent(status);
   }
-  return ReasonOf(status) == reason::kUpstreamUnavailable;
+  return RequestNotSent(status) ||
+         ReasonOf(status) == reason::kUpstreamUnavailable;
 }
 
 absl::Status WeChatClient::Call(
