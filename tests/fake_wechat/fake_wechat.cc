@@ -357,7 +357,9 @@ void FakeWeChat::Impl::RegisterHandlers() {
   }
   server.new_task_queue = [] { return new httplib::ThreadPool(32); };
   server.set_keep_alive_max_count(1000);
-  server.set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms
+  server.set_tcp_nodelay(true);
+  // Stop() waits for idle keep-alive connections; keep that wait short.
+  server.set_keep_alive_timeout(1);  // else Nagle + delayed ACK add 40 ms
 }
 
 absl::StatusOr<std::unique_ptr<FakeWeChat>> FakeWeChat::Start(
