@@ -17,7 +17,9 @@
 //   * RefreshToken, CheckAccessToken and GetUserInfo retry, up to
 //     retry.max_attempts attempts in all, on retryable failures only: errcode
 //     -1 (busy), HTTP 5xx/429, transport errors (connect, reset, timeout),
-//     garbage or truncated bodies. Waits are exponential with full jitter.
+//     garbage or truncated bodies. Waits are exponential with full jitter
+//     (backoff.h); a retry whose wait would end past the deadline is not
+//     made and the last error is returned.
 //   * ExchangeCode is NOT retried once the request may have reached WeChat:
 //     WeChat may have consumed the single-use code, and a retry would answer
 //     40163 (code used) and lose the user's login. It is retried only when the

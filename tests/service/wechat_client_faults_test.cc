@@ -1,7 +1,9 @@
 // WeChatClient against the fake WeChat with injected faults: errcodes only
 // fault injection can produce, HTTP failures, transport failures, and the
 // retry policy (which calls retry, how often, how long they wait).
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -263,6 +265,55 @@ TEST(WeChatClientFaultsTest, StallHitsThePerAttemptTimeout) {
   EXPECT_NE(status.message().find("Timeout"), std::string::npos) << status;
   EXPECT_GE(took, absl::Milliseconds(190));
   EXPECT_LT(took, absl::Milliseconds(700));
+}
+
+TEST(WeChatClientRealTimeTest, CallerDeadlineBoundsRetriesOnTheRealClock) {
+  // Real clock and sleeper: every attempt stalls; the whole call must still
+  // end at the caller's 300 ms deadline.
+  auto fake = fake::FakeWeChat::Start(fake::FakeWeChatOptions());
+  ASSERT_TRUE(fake.ok());
+  auto curl = CurlHttpClient::Create();
+  ASSERT_TRUE(curl.ok());
+  RateLimiter limiter(RateLimiterOptions(), RealClock::Get(),
+                      RealSleeper::Get());
+  WeChatClientOptions options;
+  options.api_base = (*fake)->base_url();
+  options.retry.backoff.initial_delay = absl::Milliseconds(20);
+  WeChatClient::Deps deps;
+  deps.http = curl->get();
+  deps.clock = RealClock::Get();
+  deps.limiter = &limiter;
+  auto client = WeChatClient::Create(deps, options);
+  ASSERT_TRUE(client.ok());
+  Fault stall = Kind(FaultKind::kStall, 9);
+  stall.stall = absl::Milliseconds(900);
+  (*fake)->InjectFault(FakeEndpoint::kAuth, stall);
+  absl::Time start = absl::Now();
+  absl::Status status = (*client)->CheckAccessToken(
+      "someAccessToken", "oX", start + absl::Milliseconds(300));
+  absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(status.code(), StatusCode::kUnavailable) << status;
+  EXPECT_GE(took, absl::Milliseconds(250));
+  EXPECT_LT(took, absl::Milliseconds(600));
+}
+
+TEST(WeChatClientRealTimeTest, ConcurrentCallersShareTheClient) {
+  auto h = MakeHarness();
+  OAuthTokenResult login = h->Login("oConcurrent");
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        absl::Status s = h->client->CheckAccessToken(
+            login.access_token, "oConcurrent", h->Deadline());
+        if (!s.ok()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(h->fake->CallCount(FakeEndpoint::kAuth), 100);
 }
 
 }  // namespace
