@@ -296,7 +296,15 @@ absl::StatusOr<AccessTokenResult> TokenService::Refresh(absl::string_view app_id
 
 absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& key, absl::Duration min_ttl, bool force,
                                                               absl::Time deadline) {
-  const int64_t started_ms = deps_.clock->NowMillis();
+  // For a forced refresh, remember which version of the record we wanted to
+  // replace: if another caller commits a newer one while we wait, that is
+  // the refresh we asked for.
+  uint64_t seen_generation = 0;
+  if (force) {
+    absl::StatusOr<TokenRecord> before = ReadUsable(key);
+    if (!before.ok()) return before.status();
+    seen_generation = before->generation();
+  }
   KeyedLocks::Holder flight(locks_, absl::StrCat("r:", key.app_id, "\n", key.openid),
                             absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
   if (!flight.held()) {
@@ -307,7 +315,7 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
   absl::StatusOr<TokenRecord> record = ReadUsable(key);
   if (!record.ok()) return record.status();
   const int64_t now_ms = deps_.clock->NowMillis();
-  const bool refreshed_meanwhile = record->last_refreshed_at_ms() >= started_ms && record->last_refreshed_at_ms() > 0;
+  const bool refreshed_meanwhile = record->generation() != seen_generation;
   if (force ? refreshed_meanwhile : record->access_token_expires_at_ms() - now_ms >= ToMillis(min_ttl)) {
     return WithOpenedSecrets(*std::move(record), true);
   }

@@ -146,7 +146,7 @@ class TokenService {
   absl::StatusOr<vault::TokenRecord> ReadUsable(const vault::TokenKey& key);
   // Refresh under the token's single-flight lock. With `force` false, a
   // record that has `min_ttl` left after waiting is returned as is; with
-  // `force`, a refresh completed by someone else after `started` counts.
+  // `force`, a newer record committed by someone else while we waited counts.
   absl::StatusOr<AccessTokenResult> RefreshShared(const vault::TokenKey& key, absl::Duration min_ttl, bool force,
                                                   absl::Time deadline);
   // One upstream refresh of `seen` and its conditional write-back.
