@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "service/error_reason.h"
+#include "service/token_service_internal.h"
 #include "service/token_validation.h"
 #include "vault/record_sealing.h"
 
@@ -15,51 +16,13 @@ namespace {
 using vault::TokenKey;
 using vault::TokenRecord;
 using vault::TokenWrite;
+using token_internal::MakeEvent;
+using token_internal::ReauthRequired;
+using token_internal::TokenNotFound;
+using token_internal::ToMillis;
+using token_internal::VaultFailure;
 
 constexpr absl::string_view kExchangeDigestDomain = "exchange-code";
-
-int64_t ToMillis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
-vault::EventRecord MakeEvent(vault::EventType type, const TokenKey& key, int64_t now_ms, absl::string_view detail,
-                             const absl::Status& cause = absl::OkStatus()) {
-  vault::EventRecord event;
-  event.set_type(type);
-  event.set_app_id(key.app_id);
-  event.set_openid(key.openid);
-  event.set_at_ms(now_ms);
-  event.set_detail(std::string(detail));
-  if (!cause.ok()) {
-    event.set_reason(ReasonOf(cause));
-    if (absl::optional<int> errcode = WeChatErrcodeOf(cause)) event.set_wechat_errcode(*errcode);
-  }
-  return event;
-}
-
-// Gives storage and sealing failures the reason a caller can act on; keeps
-// any reason already attached.
-absl::Status VaultFailure(const absl::Status& status) {
-  if (status.ok() || !ReasonOf(status).empty()) return status;
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-      return WithReason(status, "STORAGE_UNAVAILABLE");
-    case absl::StatusCode::kDataLoss:
-      return WithReason(status, "RECORD_UNREADABLE");
-    case absl::StatusCode::kNotFound:
-      return WithReason(status, reason::kTokenNotFound);
-    default:
-      return WithReason(absl::InternalError(status.message()), "INTERNAL");
-  }
-}
-
-absl::Status TokenNotFound() {
-  return MakeError(absl::StatusCode::kNotFound, "no token for this openid (never exchanged, or revoked)",
-                   reason::kTokenNotFound);
-}
-
-absl::Status ReauthRequired(absl::string_view why) {
-  return MakeError(absl::StatusCode::kFailedPrecondition, absl::StrCat("the user must log in again: ", why),
-                   reason::kReauthRequired);
-}
 
 wxvault::v1::UserInfo ToUserInfo(const UserProfile& profile, absl::string_view lang) {
   wxvault::v1::UserInfo info;
@@ -98,6 +61,12 @@ absl::Status TokenServiceOptions::Validate() const {
     return absl::InvalidArgumentError("max_upstream_wait must be in (0, 15s]");
   }
   if (tombstone_retention <= absl::ZeroDuration()) return absl::InvalidArgumentError("tombstone_retention must be > 0");
+  if (keep_warm_window < absl::ZeroDuration() || keep_warm_margin < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("keep_warm_window and keep_warm_margin must be >= 0");
+  }
+  if (retry_initial_delay <= absl::ZeroDuration() || retry_max_delay < retry_initial_delay) {
+    return absl::InvalidArgumentError("retry delays must satisfy 0 < initial <= max");
+  }
   return absl::OkStatus();
 }
 
@@ -227,7 +196,7 @@ absl::StatusOr<ExchangeResult> TokenService::Exchange(absl::string_view app_id, 
   record.set_refresh_token_issued_at_ms(now_ms);
   record.set_refresh_token_expires_at_ms(now_ms + ToMillis(options_.refresh_token_ttl));
   record.set_renew_at_ms(PickRenewAt(record.refresh_token_expires_at_ms(), now_ms));
-  record.set_next_due_at_ms(record.renew_at_ms());
+  record.set_next_due_at_ms(NextDueFor(record, now_ms));
   record.set_created_at_ms(now_ms);
   record.set_last_refreshed_at_ms(now_ms);
   record.set_state_changed_at_ms(now_ms);
@@ -266,6 +235,7 @@ absl::StatusOr<ExchangeResult> TokenService::Exchange(absl::string_view app_id, 
   absl::StatusOr<vault::CommitResult> committed = deps_.store->Commit(write);
   if (!committed.ok()) return VaultFailure(committed.status());
   record.set_generation(committed->generation);
+  NotifyScheduled(record.next_due_at_ms());
   result.record = std::move(record);
   result.access_token = std::move(issued->access_token);
   return result;
@@ -281,10 +251,54 @@ absl::StatusOr<AccessTokenResult> TokenService::GetAccessToken(absl::string_view
   if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
   absl::StatusOr<TokenRecord> record = ReadUsable(*key);
   if (!record.ok()) return record.status();
-  if (record->access_token_expires_at_ms() - deps_.clock->NowMillis() >= ToMillis(min_ttl)) {
-    return WithOpenedSecrets(*std::move(record), false);
+  absl::StatusOr<AccessTokenResult> result =
+      record->access_token_expires_at_ms() - deps_.clock->NowMillis() >= ToMillis(min_ttl)
+          ? WithOpenedSecrets(*std::move(record), false)
+          : RefreshShared(*key, min_ttl, /*force=*/false, deadline);
+  if (result.ok()) ArmKeepWarm(result->record);
+  return result;
+}
+
+int64_t TokenService::KeepWarmAt(const TokenRecord& record) const {
+  return record.access_token_expires_at_ms() - ToMillis(options_.access_token_min_ttl) -
+         ToMillis(options_.keep_warm_margin);
+}
+
+void TokenService::ArmKeepWarm(const TokenRecord& record) {
+  if (options_.keep_warm_window <= absl::ZeroDuration()) return;
+  const int64_t now_ms = deps_.clock->NowMillis();
+  const int64_t keep_warm_at = std::max(KeepWarmAt(record), now_ms);
+  const bool already_armed = record.next_due_at_ms() != 0 && record.next_due_at_ms() <= keep_warm_at;
+  // Record the use at most every half window: keep-warm needs to know the
+  // token is still in use, not every call (at most ~2 writes/hour/token).
+  const bool use_recorded = now_ms - record.last_used_at_ms() < ToMillis(options_.keep_warm_window) / 2;
+  if (already_armed && use_recorded) return;
+  TokenWrite write;
+  write.key = {record.app_id(), record.openid()};
+  write.expected_generation = record.generation();
+  TokenRecord& armed = write.put.emplace(record);
+  armed.set_last_used_at_ms(now_ms);
+  armed.set_next_due_at_ms(std::min(keep_warm_at, record.next_due_at_ms() != 0 ? record.next_due_at_ms()
+                                                                                 : keep_warm_at));
+  // Best effort: losing this race only means no keep-warm for this lifetime.
+  if (deps_.store->Commit(write).ok()) NotifyScheduled(keep_warm_at);
+}
+
+void TokenService::NotifyScheduled(int64_t due_at_ms) const {
+  if (schedule_listener_) schedule_listener_(due_at_ms);
+}
+
+int64_t TokenService::NextDueFor(const TokenRecord& record, int64_t now_ms) const {
+  if (record.state() != vault::RECORD_STATE_ACTIVE) {
+    const int64_t since = record.state_changed_at_ms() > 0 ? record.state_changed_at_ms() : now_ms;
+    return since + ToMillis(options_.tombstone_retention);
   }
-  return RefreshShared(*key, min_ttl, /*force=*/false, deadline);
+  int64_t due = record.refresh_token_expires_at_ms();
+  if (!record.expiring_soon_notified() && record.renew_at_ms() > 0) due = std::min(due, record.renew_at_ms());
+  const bool recently_used = options_.keep_warm_window > absl::ZeroDuration() && record.last_used_at_ms() > 0 &&
+                             now_ms - record.last_used_at_ms() <= ToMillis(options_.keep_warm_window);
+  if (recently_used) due = std::min(due, std::max(KeepWarmAt(record), now_ms));
+  return std::max<int64_t>(due, 1);
 }
 
 absl::StatusOr<AccessTokenResult> TokenService::Refresh(absl::string_view app_id, absl::string_view openid,
@@ -322,6 +336,35 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
   return RefreshNow(key, *record, deadline);
 }
 
+absl::StatusOr<TokenRecord> TokenService::ApplyRefresh(const TokenRecord& seen, vault::TokenSecrets* secrets,
+                                                      const OAuthTokenResult& renewed, int64_t now_ms,
+                                                      bool* rotated) {
+  TokenRecord record = seen;
+  record.set_access_token_expires_at_ms(now_ms + renewed.expires_in_seconds * 1000);
+  *rotated = !renewed.refresh_token.empty() && renewed.refresh_token != secrets->refresh_token();
+  if (*rotated) {
+    // A different refresh token restarts the window (DESIGN §6a).
+    secrets->set_refresh_token(renewed.refresh_token);
+    record.set_refresh_token_issued_at_ms(now_ms);
+    record.set_refresh_token_expires_at_ms(now_ms + ToMillis(options_.refresh_token_ttl));
+    record.set_renew_at_ms(PickRenewAt(record.refresh_token_expires_at_ms(), now_ms));
+    record.set_expiring_soon_notified(false);
+  }
+  if (!renewed.scopes.empty()) {
+    record.clear_scopes();
+    for (const std::string& scope : renewed.scopes) record.add_scopes(scope);
+  }
+  if (renewed.unionid.has_value() && !renewed.unionid->empty()) record.set_unionid(*renewed.unionid);
+  record.set_last_refreshed_at_ms(now_ms);
+  record.set_failure_count(0);
+  record.clear_last_error();
+  record.clear_last_wechat_errcode();
+  secrets->set_access_token(renewed.access_token);
+  absl::Status sealed = vault::SealSecretsInto(*deps_.sealer, *secrets, &record);
+  if (!sealed.ok()) return VaultFailure(sealed);
+  return record;
+}
+
 absl::StatusOr<AccessTokenResult> TokenService::RefreshNow(const TokenKey& key, const TokenRecord& seen,
                                                            absl::Time deadline) {
   absl::StatusOr<vault::TokenSecrets> secrets = vault::OpenSecrets(*deps_.sealer, seen);
@@ -336,34 +379,15 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshNow(const TokenKey& key, 
     return renewed.status();
   }
   const int64_t now_ms = deps_.clock->NowMillis();
+  bool rotated = false;
+  absl::StatusOr<TokenRecord> record = ApplyRefresh(seen, &*secrets, *renewed, now_ms, &rotated);
+  vault::WipeSecrets(&*secrets);
+  if (!record.ok()) return record.status();
+  record->set_next_due_at_ms(NextDueFor(*record, now_ms));
   TokenWrite write;
   write.key = key;
   write.expected_generation = seen.generation();
-  TokenRecord& record = write.put.emplace(seen);
-  record.set_access_token_expires_at_ms(now_ms + renewed->expires_in_seconds * 1000);
-  const bool rotated = !renewed->refresh_token.empty() && renewed->refresh_token != secrets->refresh_token();
-  if (rotated) {
-    // A different refresh token restarts the window (DESIGN §6a).
-    secrets->set_refresh_token(renewed->refresh_token);
-    record.set_refresh_token_issued_at_ms(now_ms);
-    record.set_refresh_token_expires_at_ms(now_ms + ToMillis(options_.refresh_token_ttl));
-    record.set_renew_at_ms(PickRenewAt(record.refresh_token_expires_at_ms(), now_ms));
-    record.set_next_due_at_ms(record.renew_at_ms());
-    record.set_expiring_soon_notified(false);
-  }
-  if (!renewed->scopes.empty()) {
-    record.clear_scopes();
-    for (const std::string& scope : renewed->scopes) record.add_scopes(scope);
-  }
-  if (renewed->unionid.has_value() && !renewed->unionid->empty()) record.set_unionid(*renewed->unionid);
-  record.set_last_refreshed_at_ms(now_ms);
-  record.set_failure_count(0);
-  record.clear_last_error();
-  record.clear_last_wechat_errcode();
-  secrets->set_access_token(renewed->access_token);
-  absl::Status sealed = vault::SealSecretsInto(*deps_.sealer, *secrets, &record);
-  vault::WipeSecrets(&*secrets);
-  if (!sealed.ok()) return VaultFailure(sealed);
+  write.put = *record;
   write.events.push_back(MakeEvent(vault::EVENT_TYPE_REFRESHED, key, now_ms,
                                    rotated ? "access token refreshed; new refresh token" : "access token refreshed"));
   absl::StatusOr<vault::CommitResult> committed = deps_.store->Commit(write);
@@ -375,9 +399,9 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshNow(const TokenKey& key, 
     return WithOpenedSecrets(*std::move(current), true);
   }
   if (!committed.ok()) return VaultFailure(committed.status());
-  record.set_generation(committed->generation);
+  record->set_generation(committed->generation);
   AccessTokenResult result;
-  result.record = std::move(record);
+  result.record = *std::move(record);
   result.access_token = std::move(renewed->access_token);
   result.refreshed = true;
   return result;

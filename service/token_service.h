@@ -48,6 +48,7 @@
 #ifndef WXVAULT_SERVICE_TOKEN_SERVICE_H_
 #define WXVAULT_SERVICE_TOKEN_SERVICE_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -86,9 +87,36 @@ struct TokenServiceOptions {
   // the refresher purges them. Default 30 d.
   absl::Duration tombstone_retention = absl::Hours(24 * 30);
 
+  // Keep-warm (see ProcessScheduled): a token served by GetAccessToken
+  // within this window gets its access token refreshed before it expires.
+  // Cost: at most one upstream refresh per access-token lifetime (2 h) per
+  // token used in the window. Zero disables keep-warm. Default 1 h.
+  absl::Duration keep_warm_window = absl::Hours(1);
+  // How long before the min-TTL threshold keep-warm acts. Default 60 s.
+  absl::Duration keep_warm_margin = absl::Seconds(60);
+  // Background retry delays after a transient refresh failure: exponential
+  // from the first to the cap, with jitter in [delay/2, delay]. Never past
+  // the window end. Defaults 30 s and 1 h.
+  absl::Duration retry_initial_delay = absl::Seconds(30);
+  absl::Duration retry_max_delay = absl::Hours(1);
+
   // INVALID_ARGUMENT naming the first bad field.
   absl::Status Validate() const;
 };
+
+// What ProcessScheduled did with one due token.
+enum class ScheduledOutcome {
+  kNotDue,          // nothing due (moved or changed meanwhile)
+  kRefreshed,       // access token refreshed (keep-warm or renewal)
+  kRotated,         // WeChat issued a different refresh token: window restarted
+  kExpiringSoon,    // renewal period entered without rotation: EXPIRING_SOON
+  kRetryScheduled,  // transient failure: REFRESH_FAILED, retry with backoff
+  kDeferred,        // WeChat quota pause: retry after the pause
+  kReauthRequired,  // window ended or permanent failure: REAUTH_REQUIRED
+  kPurged,          // tombstone past retention: erased
+  kRescheduled,     // nothing to do now; next due time repaired
+};
+absl::string_view ScheduledOutcomeName(ScheduledOutcome outcome);
 
 struct ExchangeResult {
   vault::TokenRecord record;
@@ -133,6 +161,32 @@ class TokenService {
   // Returns whether a live (non-revoked) token existed.
   absl::StatusOr<bool> Revoke(absl::string_view app_id, absl::string_view openid);
 
+  // The refresher's work for one token whose schedule entry is due
+  // (DESIGN §6a), implemented in token_lifecycle.cc:
+  //   ACTIVE, window ended          -> REAUTH_REQUIRED (secrets wiped, event)
+  //   ACTIVE, renewal time reached  -> refresh; a different refresh token
+  //                                    restarts the window, the same one
+  //                                    emits EXPIRING_SOON once
+  //   ACTIVE, keep-warm due         -> refresh the access token
+  //   transient failure             -> REFRESH_FAILED, retry with backoff
+  //   quota pause (45011)           -> deferred past the pause
+  //   permanent failure             -> REAUTH_REQUIRED
+  //   REVOKED/REAUTH_REQUIRED past retention -> erased
+  // Shares the single-flight lock with the RPC path, and writes only if the
+  // record's generation is unchanged (a revoke or new exchange wins).
+  // Errors: storage failures; upstream failures are outcomes, not errors.
+  absl::StatusOr<ScheduledOutcome> ProcessScheduled(const vault::TokenKey& key, absl::Time deadline);
+
+  // The due time the schedule index should hold for `record` at `now_ms`:
+  // the earliest of renewal (until EXPIRING_SOON was sent), window end and
+  // keep-warm (when used within keep_warm_window). Exposed for tests.
+  int64_t NextDueFor(const vault::TokenRecord& record, int64_t now_ms) const;
+
+  // Called with the new due time whenever this service moves a token's
+  // schedule entry earlier than the refresher may expect (new exchanges,
+  // keep-warm arming). The refresher wakes on it. Set before serving.
+  void SetScheduleListener(std::function<void(int64_t due_at_ms)> listener) { schedule_listener_ = std::move(listener); }
+
   const TokenServiceOptions& options() const { return options_; }
 
  private:
@@ -159,10 +213,30 @@ class TokenService {
   // Picks the renewal time for a refresh token whose window ends at end_ms.
   int64_t PickRenewAt(int64_t end_ms, int64_t now_ms);
   absl::Time UpstreamDeadline(absl::Time deadline) const;
+  // Keep-warm: when `record` (just served) has no keep-warm scheduled, or its
+  // last recorded use is older than half the keep-warm window, records the
+  // use and arms it (a conditional write at most twice per window per
+  // token). Best effort.
+  void ArmKeepWarm(const vault::TokenRecord& record);
+  int64_t KeepWarmAt(const vault::TokenRecord& record) const;
+  // Lifecycle helpers (token_lifecycle.cc).
+  absl::StatusOr<ScheduledOutcome> RenewScheduled(const vault::TokenKey& key, const vault::TokenRecord& seen,
+                                                  bool renewal_due, absl::Time deadline);
+  absl::StatusOr<ScheduledOutcome> RecordRefreshFailure(const vault::TokenKey& key, const vault::TokenRecord& seen,
+                                                        bool renewal_due, const absl::Status& cause);
+  absl::Duration RetryDelay(uint32_t failures);
+  void NotifyScheduled(int64_t due_at_ms) const;
+  // `seen` after a successful refresh answer: new access token and expiry,
+  // window restarted only when the refresh token differs (*rotated), omitted
+  // fields kept, failures cleared; `secrets` is updated in place and the
+  // record is resealed. The caller sets next_due_at_ms and commits.
+  absl::StatusOr<vault::TokenRecord> ApplyRefresh(const vault::TokenRecord& seen, vault::TokenSecrets* secrets,
+                                                  const OAuthTokenResult& renewed, int64_t now_ms, bool* rotated);
 
   Deps deps_;
   const TokenServiceOptions options_;
   KeyedLocks locks_;
+  std::function<void(int64_t)> schedule_listener_;
   absl::Mutex random_mu_;
   absl::BitGen random_ ABSL_GUARDED_BY(random_mu_);
 };

@@ -8,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/service/test_support.h"
+#include "tests/service/token_service_harness.h"
 #include "tests/testing/temp_dir.h"
 #include "vault/keyring.h"
 #include "vault/record_sealing.h"
@@ -20,68 +20,9 @@ namespace {
 using fake::FakeEndpoint;
 using testing::IsError;
 
-constexpr char kApp[] = "wxfakeapp0000001";
+using testing::kApp;
 
-class TokenServiceTest : public ::testing::Test {
- protected:
-  void SetUp() override { Build(fake::FakeWeChatOptions(), TokenServiceOptions()); }
-
-  void Build(fake::FakeWeChatOptions fake_options, TokenServiceOptions options) {
-    service_.reset();
-    store_.reset();
-    harness_ = testing::MakeHarness(std::move(fake_options));
-    auto keyring = vault::Keyring::FromRawKeys({{"k1", std::string(32, '\x11')}});
-    ASSERT_TRUE(keyring.ok());
-    keyring_ = *std::move(keyring);
-    sealer_ = std::make_unique<vault::Sealer>(keyring_.get());
-    vault::RocksTokenStoreOptions store_options;
-    store_options.path = dir_.Sub(absl::StrCat("vault-", ++vaults_));
-    auto store = vault::RocksTokenStore::Open(store_options);
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    auto apps = AppRegistry::Create({harness_->app});
-    ASSERT_TRUE(apps.ok());
-    apps_ = *std::move(apps);
-    TokenService::Deps deps;
-    deps.store = store_.get();
-    deps.sealer = sealer_.get();
-    deps.wechat = harness_->client.get();
-    deps.apps = apps_.get();
-    deps.clock = &harness_->clock;
-    auto service = TokenService::Create(deps, options);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
-  }
-
-  absl::Time Deadline() const { return harness_->clock.Now() + absl::Seconds(10); }
-  int Calls(FakeEndpoint endpoint) const { return harness_->fake->CallCount(endpoint); }
-
-  // Logs `openid` in through the service; returns the stored record.
-  ExchangeResult Login(const std::string& openid, bool include_user_info = false) {
-    const std::string code = harness_->fake->MintCode(openid);
-    auto result = service_->Exchange(kApp, code, include_user_info, "", Deadline());
-    EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? *std::move(result) : ExchangeResult{};
-  }
-
-  std::vector<vault::EventType> EventTypes() {
-    std::vector<vault::EventType> types;
-    absl::StatusOr<std::vector<vault::EventRecord>> events = store_->ReadEvents(0, 1000);
-    EXPECT_TRUE(events.ok()) << events.status();
-    if (!events.ok()) return types;
-    for (const vault::EventRecord& e : *events) types.push_back(e.type());
-    return types;
-  }
-
-  wxvault::testing::TempDir dir_;
-  int vaults_ = 0;
-  std::unique_ptr<testing::Harness> harness_;
-  std::unique_ptr<vault::Keyring> keyring_;
-  std::unique_ptr<vault::Sealer> sealer_;
-  std::unique_ptr<vault::RocksTokenStore> store_;
-  std::unique_ptr<AppRegistry> apps_;
-  std::unique_ptr<TokenService> service_;
-};
+class TokenServiceTest : public testing::TokenServiceHarness {};
 
 TEST_F(TokenServiceTest, ExchangeStoresSealedTokensAndSchedulesRenewal) {
   const int64_t now_ms = harness_->clock.NowMillis();
