@@ -6,6 +6,8 @@
 // Raw baselines (a bare RocksDB synced Put, a bare libsodium seal) run first,
 // and the reporter prints each vault figure as a percentage of its baseline at
 // the same thread count (column pct_of_raw), so one run gives the ratios.
+// Column others_cpu_pct flags rows measured while other processes were busy
+// (see bench_reporter.h).
 //
 // `vault_bench --wxvault_reopen_child=<dir>` is the child process that
 // BM_Vault1MCompactAndReopen starts to measure start-up and RSS of a fresh
@@ -38,7 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "rocksdb/db.h"
 #include "tests/bench/bench_records.h"
-#include "tests/bench/ratio_reporter.h"
+#include "tests/bench/bench_reporter.h"
 #include "tests/testing/temp_dir.h"
 #include "vault/key_check.h"
 #include "vault/record_sealing.h"
@@ -569,8 +571,8 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  using Console = wxvault::bench::RatioReporter<benchmark::ConsoleReporter>;
-  using Json = wxvault::bench::RatioReporter<benchmark::JSONReporter>;
+  using Console = wxvault::bench::BenchReporter<benchmark::ConsoleReporter>;
+  using Json = wxvault::bench::BenchReporter<benchmark::JSONReporter>;
   int options = isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Color : benchmark::ConsoleReporter::OO_None;
   if (tabular) options |= benchmark::ConsoleReporter::OO_Tabular;
   std::unique_ptr<benchmark::BenchmarkReporter> reporter;
