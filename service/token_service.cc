@@ -35,21 +35,8 @@ vault::EventRecord MakeEvent(vault::EventType type, const TokenKey& key, int64_t
   return event;
 }
 
-// Gives storage and sealing failures the reason a caller can act on; keeps
-// any reason already attached.
-absl::Status VaultFailure(const absl::Status& status) {
-  if (status.ok() || !ReasonOf(status).empty()) return status;
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-      return WithReason(status, "STORAGE_UNAVAILABLE");
-    case absl::StatusCode::kDataLoss:
-      return WithReason(status, "RECORD_UNREADABLE");
-    case absl::StatusCode::kNotFound:
-      return WithReason(status, reason::kTokenNotFound);
-    default:
-      return WithReason(absl::InternalError(status.message()), "INTERNAL");
-  }
-}
+// The single-flight lock of a token's refreshes.
+std::string RefreshLockName(const TokenKey& key) { return absl::StrCat("r:", key.app_id, "\n", key.openid); }
 
 absl::Status TokenNotFound() {
   return MakeError(absl::StatusCode::kNotFound, "no token for this openid (never exchanged, or revoked)",
@@ -297,7 +284,7 @@ absl::StatusOr<AccessTokenResult> TokenService::Refresh(absl::string_view app_id
 absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& key, absl::Duration min_ttl, bool force,
                                                               absl::Time deadline) {
   const int64_t started_ms = deps_.clock->NowMillis();
-  KeyedLocks::Holder flight(locks_, absl::StrCat("r:", key.app_id, "\n", key.openid),
+  KeyedLocks::Holder flight(locks_, RefreshLockName(key),
                             absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
   if (!flight.held()) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a concurrent refresh",
@@ -312,6 +299,16 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
     return WithOpenedSecrets(*std::move(record), true);
   }
   return RefreshNow(key, *record, deadline);
+}
+
+absl::Status TokenService::RunExclusive(const TokenKey& key, absl::Time deadline,
+                                       absl::FunctionRef<absl::Status()> fn) {
+  KeyedLocks::Holder flight(locks_, RefreshLockName(key), absl::Now() + (deadline - deps_.clock->Now()));
+  if (!flight.held()) {
+    return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a refresh of this token",
+                     reason::kUpstreamUnavailable);
+  }
+  return fn();
 }
 
 absl::StatusOr<AccessTokenResult> TokenService::RefreshNow(const TokenKey& key, const TokenRecord& seen,

@@ -52,6 +52,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -132,6 +133,14 @@ class TokenService {
                                              absl::string_view lang, absl::Duration max_age, absl::Time deadline);
   // Returns whether a live (non-revoked) token existed.
   absl::StatusOr<bool> Revoke(absl::string_view app_id, absl::string_view openid);
+
+  // Runs `fn` while holding `key`'s single-flight refresh lock, so that no
+  // refresh of that token is in flight meanwhile. For maintenance that
+  // rewrites a record conditionally (VaultAdmin.RewrapAll re-sealing under a
+  // new key) without making a concurrent refresh lose its write-back.
+  // Errors: DEADLINE_EXCEEDED / UPSTREAM_UNAVAILABLE when the lock is not had
+  // by `deadline`; otherwise whatever `fn` returns.
+  absl::Status RunExclusive(const vault::TokenKey& key, absl::Time deadline, absl::FunctionRef<absl::Status()> fn);
 
   const TokenServiceOptions& options() const { return options_; }
 
