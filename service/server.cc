@@ -257,8 +257,17 @@ void WxvaultServer::Shutdown() {
   if (p.pool != nullptr) p.pool->Shutdown();            // every accepted task has finished its call
   if (p.health_server != nullptr) p.health_server->Shutdown(deadline);
   if (p.store != nullptr) p.store->SetEventListener(nullptr);
+  // Nothing calls into the components any more: release them in dependency
+  // order. The HTTP client goes before the demo fake so that its keep-alive
+  // connections close and the fake stops at once.
   p.server.reset();
   p.health_server.reset();
+  p.admin.reset();
+  p.token_vault.reset();
+  p.maintenance.reset();
+  p.tokens.reset();
+  p.wechat.reset();
+  p.http.reset();
   p.store.reset();  // closes RocksDB cleanly
   if (p.demo != nullptr) p.demo->fake->Stop();
 }
