@@ -1,5 +1,7 @@
 // VaultAdmin, health and reflection over gRPC against the real wxvaultd.
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -199,6 +201,50 @@ TEST_F(VaultTest, HealthOnTheMainAndTheHealthListener) {
   EXPECT_EQ(v1::TokenVault::NewStub(PlaintextChannel(health_address))->Revoke(ctx.get(), revoke, &revoked)
                 .error_code(),
             grpc::StatusCode::UNIMPLEMENTED);
+}
+
+// Reads a whole file.
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_F(VaultTest, TlsAndMutualTls) {
+  // A self-signed certificate for localhost, made with the openssl CLI.
+  absl::StatusOr<std::unique_ptr<ChildProcess>> openssl = ChildProcess::Start(
+      {"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir_.Sub("tls.key"), "-out",
+       dir_.Sub("tls.crt"), "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"});
+  ASSERT_TRUE(openssl.ok());
+  ASSERT_EQ((*openssl)->WaitForExit(kStartTimeout), 0) << (*openssl)->Output();
+  const std::string cert = ReadAll(dir_.Sub("tls.crt"));
+  const std::string key = ReadAll(dir_.Sub("tls.key"));
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("localhost");
+  auto revoke = [](const std::shared_ptr<grpc::Channel>& channel) {
+    v1::RevokeRequest request;
+    request.set_openid("o_tls");
+    v1::RevokeResponse response;
+    auto ctx = Context();
+    return v1::TokenVault::NewStub(channel)->Revoke(ctx.get(), request, &response);
+  };
+
+  StartServer({"--tls_cert_file=" + dir_.Sub("tls.crt"), "--tls_key_file=" + dir_.Sub("tls.key")}, "127.0.0.1:0");
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = cert;
+  EXPECT_TRUE(revoke(grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(tls), args)).ok());
+  EXPECT_FALSE(revoke(PlaintextChannel(server_->address())).ok());
+
+  // mTLS: the same certificate doubles as the client CA and client identity.
+  StartServer({"--tls_cert_file=" + dir_.Sub("tls.crt"), "--tls_key_file=" + dir_.Sub("tls.key"),
+               "--tls_client_ca_file=" + dir_.Sub("tls.crt")},
+              "127.0.0.1:0");
+  EXPECT_FALSE(revoke(grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(tls), args)).ok());
+  grpc::SslCredentialsOptions mtls = tls;
+  mtls.pem_private_key = key;
+  mtls.pem_cert_chain = cert;
+  EXPECT_TRUE(revoke(grpc::CreateCustomChannel(server_->address(), grpc::SslCredentials(mtls), args)).ok());
 }
 
 TEST_F(VaultTest, ReflectionListsAndDescribesEveryService) {
