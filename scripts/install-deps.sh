@@ -14,6 +14,7 @@ PACKAGES=(
   libbenchmark-dev
   libcpp-httplib-dev
   libyaml-cpp-dev
+  python3-grpcio python3-protobuf curl openssl
 )
 
 missing=()

@@ -43,6 +43,20 @@ absl::Status MakeError(absl::StatusCode code, absl::string_view message,
   return WithReason(absl::Status(code, message), reason);
 }
 
+absl::Status VaultFailure(const absl::Status& status) {
+  if (status.ok() || !ReasonOf(status).empty()) return status;
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      return WithReason(status, "STORAGE_UNAVAILABLE");
+    case absl::StatusCode::kDataLoss:
+      return WithReason(status, "RECORD_UNREADABLE");
+    case absl::StatusCode::kNotFound:
+      return WithReason(status, reason::kTokenNotFound);
+    default:
+      return WithReason(absl::InternalError(status.message()), "INTERNAL");
+  }
+}
+
 std::string ReasonOf(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kReasonTypeUrl);
   return payload.has_value() ? std::string(*payload) : std::string();

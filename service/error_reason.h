@@ -65,6 +65,12 @@ absl::Status WithRetryAfter(absl::Status status, absl::Duration retry_after);
 absl::Status MakeError(absl::StatusCode code, absl::string_view message,
                        absl::string_view reason);
 
+// Gives a vault failure (storage or sealing) the reason a caller can act on,
+// keeping a reason already attached: UNAVAILABLE -> STORAGE_UNAVAILABLE,
+// DATA_LOSS -> RECORD_UNREADABLE, NOT_FOUND -> TOKEN_NOT_FOUND; anything else
+// becomes INTERNAL / INTERNAL (same message).
+absl::Status VaultFailure(const absl::Status& status);
+
 // The attached reason, or "" when there is none (and for OK).
 std::string ReasonOf(const absl::Status& status);
 // The attached WeChat errcode, if any.

@@ -17,7 +17,7 @@ namespace {
 using token_internal::MakeEvent;
 using token_internal::ReauthRequired;
 using token_internal::ToMillis;
-using token_internal::VaultFailure;
+using token_internal::RefreshLockName;
 using vault::TokenKey;
 using vault::TokenRecord;
 using vault::TokenWrite;
@@ -105,7 +105,7 @@ absl::StatusOr<ScheduledOutcome> TokenService::ProcessScheduled(const TokenKey& 
     return CommitOutcome(*deps_.store, reschedule, ScheduledOutcome::kRescheduled);
   }
   // Same single-flight lock as the RPC path: never two refreshes at once.
-  KeyedLocks::Holder flight(locks_, absl::StrCat("r:", key.app_id, "\n", key.openid),
+  KeyedLocks::Holder flight(locks_, RefreshLockName(key),
                             absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
   if (!flight.held()) return ScheduledOutcome::kNotDue;
   absl::StatusOr<TokenRecord> current = deps_.store->GetToken(key);

@@ -20,7 +20,7 @@ using token_internal::MakeEvent;
 using token_internal::ReauthRequired;
 using token_internal::TokenNotFound;
 using token_internal::ToMillis;
-using token_internal::VaultFailure;
+using token_internal::RefreshLockName;
 
 constexpr absl::string_view kExchangeDigestDomain = "exchange-code";
 
@@ -319,7 +319,7 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
     if (!before.ok()) return before.status();
     seen_generation = before->generation();
   }
-  KeyedLocks::Holder flight(locks_, absl::StrCat("r:", key.app_id, "\n", key.openid),
+  KeyedLocks::Holder flight(locks_, RefreshLockName(key),
                             absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
   if (!flight.held()) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a concurrent refresh",
@@ -334,6 +334,16 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
     return WithOpenedSecrets(*std::move(record), true);
   }
   return RefreshNow(key, *record, deadline);
+}
+
+absl::Status TokenService::RunExclusive(const TokenKey& key, absl::Time deadline,
+                                       absl::FunctionRef<absl::Status()> fn) {
+  KeyedLocks::Holder flight(locks_, RefreshLockName(key), absl::Now() + (deadline - deps_.clock->Now()));
+  if (!flight.held()) {
+    return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a refresh of this token",
+                     reason::kUpstreamUnavailable);
+  }
+  return fn();
 }
 
 absl::StatusOr<TokenRecord> TokenService::ApplyRefresh(const TokenRecord& seen, vault::TokenSecrets* secrets,

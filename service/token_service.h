@@ -53,6 +53,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -186,6 +187,14 @@ class TokenService {
   // schedule entry earlier than the refresher may expect (new exchanges,
   // keep-warm arming). The refresher wakes on it. Set before serving.
   void SetScheduleListener(std::function<void(int64_t due_at_ms)> listener) { schedule_listener_ = std::move(listener); }
+
+  // Runs `fn` while holding `key`'s single-flight refresh lock, so that no
+  // refresh of that token is in flight meanwhile. For maintenance that
+  // rewrites a record conditionally (VaultAdmin.RewrapAll re-sealing under a
+  // new key) without making a concurrent refresh lose its write-back.
+  // Errors: DEADLINE_EXCEEDED / UPSTREAM_UNAVAILABLE when the lock is not had
+  // by `deadline`; otherwise whatever `fn` returns.
+  absl::Status RunExclusive(const vault::TokenKey& key, absl::Time deadline, absl::FunctionRef<absl::Status()> fn);
 
   const TokenServiceOptions& options() const { return options_; }
 

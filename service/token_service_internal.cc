@@ -22,18 +22,8 @@ vault::EventRecord MakeEvent(vault::EventType type, const vault::TokenKey& key, 
   return event;
 }
 
-absl::Status VaultFailure(const absl::Status& status) {
-  if (status.ok() || !ReasonOf(status).empty()) return status;
-  switch (status.code()) {
-    case absl::StatusCode::kUnavailable:
-      return WithReason(status, "STORAGE_UNAVAILABLE");
-    case absl::StatusCode::kDataLoss:
-      return WithReason(status, "RECORD_UNREADABLE");
-    case absl::StatusCode::kNotFound:
-      return WithReason(status, reason::kTokenNotFound);
-    default:
-      return WithReason(absl::InternalError(status.message()), "INTERNAL");
-  }
+std::string RefreshLockName(const vault::TokenKey& key) {
+  return absl::StrCat("r:", key.app_id, "\n", key.openid);
 }
 
 absl::Status TokenNotFound() {

@@ -4,6 +4,7 @@
 #define WXVAULT_SERVICE_TOKEN_SERVICE_INTERNAL_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -19,10 +20,9 @@ inline int64_t ToMillis(absl::Duration d) { return absl::ToInt64Milliseconds(d);
 vault::EventRecord MakeEvent(vault::EventType type, const vault::TokenKey& key, int64_t now_ms,
                              absl::string_view detail, const absl::Status& cause = absl::OkStatus());
 
-// Gives storage and sealing failures the reason a caller can act on
-// (STORAGE_UNAVAILABLE, RECORD_UNREADABLE, TOKEN_NOT_FOUND, INTERNAL);
-// keeps any reason already attached.
-absl::Status VaultFailure(const absl::Status& status);
+// The name of a token's single-flight refresh lock (shared by the RPC path,
+// the refresher and maintenance).
+std::string RefreshLockName(const vault::TokenKey& key);
 
 // NOT_FOUND/TOKEN_NOT_FOUND.
 absl::Status TokenNotFound();

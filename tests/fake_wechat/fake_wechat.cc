@@ -298,6 +298,13 @@ void FakeWeChat::Impl::ServeControl(const std::string& name,
     if (!fault.ok()) return ReplyError(res, fault.status().message());
     Inject(*endpoint, *fault);
     ok();
+  } else if (name == "ttl") {
+    absl::Duration d;
+    if (!absl::ParseDuration(Get(params, "access_token"), &d) || d <= absl::ZeroDuration()) {
+      return ReplyError(res, "access_token: expected a positive duration like 60s");
+    }
+    state.SetAccessTokenTtl(d);
+    ok();
   } else if (name == "quirks") {
     FakeQuirks q = state.quirks();
     for (auto [key, flag] : {std::pair<const char*, bool*>{

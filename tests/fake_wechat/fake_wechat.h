@@ -11,6 +11,8 @@
 //   /control/user?openid=O&nickname=N&unionid=U&sex=1&province=..&city=..
 //                &country=..&headimgurl=..    create/replace a profile
 //   /control/change_password?openid=O       user's tokens die (42007/40001)
+//   /control/ttl?access_token=60s          lifetime of access tokens issued
+//                                           from now on
 //   /control/clock?advance=90s | ?set_unix=N   move the fake's clock
 //                                              -> {"now_unix"}
 //   /control/fault?endpoint=E&kind=K&count=N&errcode=C&status=S&stall_ms=M

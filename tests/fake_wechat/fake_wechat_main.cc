@@ -54,6 +54,8 @@ Control surface (GET or POST, query parameters, JSON answers):
       create or replace a user's profile (unionid= empty: no unionid)
   /control/change_password?openid=O
       the user's refresh tokens answer 42007, access tokens 40001
+  /control/ttl?access_token=60s
+      lifetime of access tokens issued from now on (exchanges and refreshes)
   /control/clock?advance=90s   or   /control/clock?set_unix=1750000000
       move the fake's clock (codes, tokens expire by it) -> {"now_unix":N}
   /control/fault?endpoint=E&kind=K&count=N[&errcode=C][&status=S]

@@ -77,7 +77,15 @@ absl::optional<FakeEndpoint> ParseFakeEndpoint(absl::string_view name) {
 }
 
 FakeWeChatState::FakeWeChatState(FakeWeChatOptions options, Clock* clock)
-    : options_(std::move(options)), clock_(clock), quirks_(options_.quirks) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      quirks_(options_.quirks),
+      access_token_ttl_(options_.access_token_ttl) {}
+
+void FakeWeChatState::SetAccessTokenTtl(absl::Duration ttl) {
+  absl::MutexLock lock(&mu_);
+  access_token_ttl_ = ttl;
+}
 
 const FakeApp* FakeWeChatState::FindApp(absl::string_view app_id) const {
   for (const FakeApp& app : options_.apps) {
@@ -192,7 +200,7 @@ FakeResponse FakeWeChatState::TokenResponse(const std::string& access_token,
                                             bool with_unionid) {
   JsonWriter w(quirks_.escape_slashes);
   w.String("access_token", access_token)
-      .Int("expires_in", absl::ToInt64Seconds(options_.access_token_ttl))
+      .Int("expires_in", absl::ToInt64Seconds(access_token_ttl_))
       .String("refresh_token", refresh_token)
       .String("openid", openid)
       .String("scope", quirks_.trailing_comma_in_scope ? scope + "," : scope);
@@ -225,7 +233,7 @@ FakeResponse FakeWeChatState::Exchange(const FakeParams& params) {
   std::string refresh_token = RandomToken(89);
   access_tokens_[access_token] =
       AccessToken{app_id, code.openid, code.scope,
-                  now + options_.access_token_ttl, epoch};
+                  now + access_token_ttl_, epoch};
   refresh_tokens_[refresh_token] = RefreshToken{
       app_id, code.openid, code.scope, now, access_token, epoch};
   return TokenResponse(access_token, refresh_token, code.openid, code.scope,
@@ -256,7 +264,7 @@ FakeResponse FakeWeChatState::Refresh(const FakeParams& params) {
         AccessToken{app_id, rt.openid, rt.scope, now, rt.password_epoch};
     at = access_tokens_.find(rt.access_token);
   }
-  at->second.expires = now + options_.access_token_ttl;
+  at->second.expires = now + access_token_ttl_;
   std::string out_rt = rt_text;
   if (options_.rotate_refresh_tokens) {
     refresh_tokens_.erase(it);

@@ -110,6 +110,10 @@ class FakeWeChatState {
   void ChangePassword(absl::string_view openid);
 
   void SetQuirks(const FakeQuirks& quirks);
+  // Lifetime of access tokens issued from now on (initially
+  // options.access_token_ttl). Lets a test issue a short-lived token, then
+  // have refreshes return long-lived ones.
+  void SetAccessTokenTtl(absl::Duration ttl);
   FakeQuirks quirks() const;
   const FakeWeChatOptions& options() const { return options_; }
 
@@ -177,6 +181,7 @@ class FakeWeChatState {
 
   mutable absl::Mutex mu_;
   FakeQuirks quirks_ ABSL_GUARDED_BY(mu_);
+  absl::Duration access_token_ttl_ ABSL_GUARDED_BY(mu_);
   absl::BitGen gen_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Code> codes_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, AccessToken> access_tokens_

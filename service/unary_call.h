@@ -1,0 +1,99 @@
+// unary_call: the one way wxvaultd serves a unary RPC with gRPC's callback
+// API.
+//
+//   grpc::ServerUnaryReactor* Foo(grpc::CallbackServerContext* ctx,
+//                                 const grpc::ByteBuffer* request,
+//                                 grpc::ByteBuffer* response) override {
+//     return ServeUnary<FooRequest, FooResponse>(ctx, request, response, pool_,
+//         [this](const FooRequest& req, FooResponse* resp, absl::Time deadline) {
+//           return ...;  // absl::Status; runs on a worker thread
+//         });
+//   }
+//
+// Handlers are registered raw (ByteBuffer in and out) so that a request that
+// is not valid protobuf for its type, such as invalid UTF-8 in a string field,
+// is answered INVALID_ARGUMENT with a wxvault-reason instead of the runtime's
+// bare UNIMPLEMENTED (DESIGN §6a). The request is parsed on the callback
+// thread (it is at most the server's 64 KiB message limit); the work runs on
+// the WorkerPool; the reply, errors included, goes through ToGrpcStatus.
+//
+// Deadlines: `deadline` is on `clock`'s time line: clock->Now() + the time
+// left on the gRPC deadline, capped at 15 s (CallDeadline).
+//
+// Thread safety: ServeUnary is called on gRPC callback threads; `work` runs on
+// a worker thread and must be thread-safe.
+#ifndef WXVAULT_SERVICE_UNARY_CALL_H_
+#define WXVAULT_SERVICE_UNARY_CALL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/server_callback.h"
+#include "google/protobuf/message.h"
+#include "service/grpc_status.h"
+#include "service/worker_pool.h"
+#include "vault/clock.h"
+
+namespace wxvault::service {
+
+// Ceiling on the time any RPC waits for WeChat (DESIGN §6a).
+inline constexpr absl::Duration kMaxCallWait = absl::Seconds(15);
+
+// clock.Now() + min(time left on ctx's deadline, cap). An expired deadline
+// gives clock.Now().
+absl::Time CallDeadline(const grpc::ServerContextBase& ctx, const Clock& clock, absl::Duration cap = kMaxCallWait);
+
+// Parses `raw` as `message`. Errors: INVALID_ARGUMENT / INVALID_ARGUMENT
+// naming the message type (the content is never echoed).
+absl::Status ParseRawRequest(const grpc::ByteBuffer* raw, google::protobuf::Message* message);
+
+// Serializes `message` into `raw`. Errors: INTERNAL.
+absl::Status SerializeRawResponse(const google::protobuf::Message& message, grpc::ByteBuffer* raw);
+
+// Finishes the call at once with `status`; returns the reactor.
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const absl::Status& status);
+
+// Called with the final status of a call just before it is finished (for
+// audit logs). May be empty.
+using CallObserver = std::function<void(const absl::Status&)>;
+
+template <typename Request, typename Response>
+using UnaryWork = std::function<absl::Status(const Request&, Response*, absl::Time deadline)>;
+
+// Parses the request, runs `work` on `pool`, serializes and finishes.
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw_request,
+                                     grpc::ByteBuffer* raw_response, WorkerPool* pool, const Clock& clock,
+                                     UnaryWork<Request, Response> work, CallObserver observer = nullptr) {
+  auto request = std::make_shared<Request>();
+  if (absl::Status parsed = ParseRawRequest(raw_request, request.get()); !parsed.ok()) {
+    if (observer) observer(parsed);
+    return FinishUnary(ctx, parsed);
+  }
+  const absl::Time deadline = CallDeadline(*ctx, clock);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::Status queued = pool->Submit([ctx, reactor, raw_response, request, deadline, work = std::move(work),
+                                      observer]() {
+    Response response;
+    absl::Status status = work(*request, &response, deadline);
+    if (status.ok()) status = SerializeRawResponse(response, raw_response);
+    if (observer) observer(status);
+    reactor->Finish(ToGrpcStatus(status, ctx));
+  });
+  if (!queued.ok()) {
+    if (observer) observer(queued);
+    reactor->Finish(ToGrpcStatus(queued, ctx));
+  }
+  return reactor;
+}
+
+}  // namespace wxvault::service
+
+#endif  // WXVAULT_SERVICE_UNARY_CALL_H_
