@@ -65,6 +65,12 @@ const std::vector<FlagSpec>& Flags() {
        "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled"},
       {"worker_threads", &ServerConfig::worker_threads, "threads running blocking work (vault writes, WeChat calls)"},
       {"log_level", &ServerConfig::log_level, "debug, info, warning or error"},
+      {"refresher_workers", &ServerConfig::refresher_workers,
+       "tokens the background refresher works on concurrently (each passes --upstream_qps)"},
+      {"event_retention", &ServerConfig::event_retention,
+       "how long lifecycle events stay readable by WatchEvents before they are trimmed"},
+      {"tombstone_retention", &ServerConfig::tombstone_retention,
+       "how long REVOKED and REAUTH_REQUIRED records are kept before they are purged"},
   };
   return *flags;
 }
@@ -221,6 +227,9 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
     return FlagError("shutdown_grace", "must be between 0s and 1h");
   }
   if (c.worker_threads < 1 || c.worker_threads > 256) return FlagError("worker_threads", "must be 1..256");
+  if (c.refresher_workers < 1 || c.refresher_workers > 256) return FlagError("refresher_workers", "must be 1..256");
+  if (c.event_retention < absl::Minutes(1)) return FlagError("event_retention", "must be at least 1m");
+  if (c.tombstone_retention < absl::Minutes(1)) return FlagError("tombstone_retention", "must be at least 1m");
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" && c.log_level != "error") {
     return FlagError("log_level", "must be debug, info, warning or error");
   }

@@ -55,6 +55,11 @@ struct ServerConfig {
   bool demo = false;
   absl::Duration shutdown_grace = absl::Seconds(10);
   int worker_threads = 8;
+  // Refresher: tokens worked concurrently, event log retention, how long
+  // REVOKED / REAUTH_REQUIRED tombstones are kept.
+  int refresher_workers = 4;
+  absl::Duration event_retention = absl::Hours(168);
+  absl::Duration tombstone_retention = absl::Hours(720);
   std::string log_level = "info";
 
   // Names of the flags given explicitly (command line or environment),

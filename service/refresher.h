@@ -97,6 +97,8 @@ class Refresher {
   absl::StatusOr<size_t> RunOnce();
 
   RefresherStatus Status() const;
+  // Tokens being worked right now (cheap; Status() also reads the schedule).
+  int64_t InFlight() const { return in_flight_.load(); }
 
  private:
   void Loop();

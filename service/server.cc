@@ -20,6 +20,7 @@
 #include "service/health_service.h"
 #include "service/log.h"
 #include "service/rate_limiter.h"
+#include "service/refresher.h"
 #include "service/token_service.h"
 #include "service/token_vault_service.h"
 #include "service/vault_admin_service.h"
@@ -100,6 +101,7 @@ struct WxvaultServer::Parts {
   std::unique_ptr<RateLimiter> limiter;
   std::unique_ptr<WeChatClient> wechat;
   std::unique_ptr<TokenService> tokens;
+  std::unique_ptr<Refresher> refresher;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<EventNotifier> notifier;
   std::unique_ptr<VaultMaintenance> maintenance;
@@ -196,10 +198,18 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   token_options.refresh_token_ttl = config.refresh_token_ttl;
   token_options.renew_before = config.renew_before;
   token_options.access_token_min_ttl = config.access_token_min_ttl;
+  token_options.tombstone_retention = config.tombstone_retention;
   absl::StatusOr<std::unique_ptr<TokenService>> tokens =
       TokenService::Create({p.store.get(), p.sealer.get(), p.wechat.get(), p.apps.get(), clock}, token_options);
   if (!tokens.ok()) return tokens.status();
   p.tokens = *std::move(tokens);
+  RefresherOptions refresher_options;
+  refresher_options.workers = config.refresher_workers;
+  refresher_options.event_retention = config.event_retention;
+  if (absl::Status s = refresher_options.Validate(); !s.ok()) return Prefixed("refresher_workers", s);
+  p.refresher = std::make_unique<Refresher>(p.tokens.get(), p.store.get(), clock, refresher_options);
+  Refresher* refresher = p.refresher.get();
+  p.tokens->SetScheduleListener([refresher](int64_t due_at_ms) { refresher->Wake(due_at_ms); });
 
   p.pool = std::make_unique<WorkerPool>(WorkerPoolOptions{
       config.worker_threads, kQueuedPerWorker * static_cast<size_t>(config.worker_threads)});
@@ -222,7 +232,7 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
       p.tokens.get(), p.store.get(), p.apps.get(), p.notifier.get(), p.pool.get(), clock});
   VaultAdminService::Deps admin_deps{p.store.get(), p.sealer.get(), p.apps.get(), p.limiter.get(),
                                      p.maintenance.get(), p.auth.get(), p.pool.get(), clock, data_dir,
-                                     config.demo, p.started_at};
+                                     config.demo, p.started_at, p.refresher.get()};
   p.admin = std::make_unique<VaultAdminService>(std::move(admin_deps));
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
@@ -242,6 +252,7 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   if (!config.metrics_listen.empty()) {
     WXV_LOG(WARNING) << "--metrics_listen: /metrics is not served by this version yet; ignored";
   }
+  p.refresher->Start();
   p.health->SetServing(true);
   return absl::OkStatus();
 }
@@ -255,6 +266,7 @@ void WxvaultServer::Shutdown() {
   const auto deadline = std::chrono::system_clock::now() + absl::ToChronoNanoseconds(p.config.shutdown_grace);
   if (p.server != nullptr) p.server->Shutdown(deadline);  // in-flight calls finish or are cancelled
   if (p.pool != nullptr) p.pool->Shutdown();            // every accepted task has finished its call
+  if (p.refresher != nullptr) p.refresher->Stop();      // started tokens finish (all or nothing), no new ones
   if (p.health_server != nullptr) p.health_server->Shutdown(deadline);
   if (p.store != nullptr) p.store->SetEventListener(nullptr);
   // Nothing calls into the components any more: release them in dependency
@@ -265,6 +277,7 @@ void WxvaultServer::Shutdown() {
   p.admin.reset();
   p.token_vault.reset();
   p.maintenance.reset();
+  p.refresher.reset();
   p.tokens.reset();
   p.wechat.reset();
   p.http.reset();

@@ -202,6 +202,7 @@ absl::Status VaultAdminService::DoGetVaultStatus(v1::GetVaultStatusResponse* res
                                                                               kMaxBacklogCounted);
   if (!overdue.ok()) return VaultFailure(overdue.status());
   refresher->set_backlog(overdue->size());
+  if (deps_.refresher != nullptr) refresher->set_in_flight(static_cast<uint32_t>(deps_.refresher->InFlight()));
   if (!overdue->empty()) SetTimestampMillis(overdue->front().due_at_ms, refresher->mutable_oldest_overdue_at());
   response->set_data_dir(deps_.data_dir);
   response->set_data_size_bytes(stats->data_size_bytes);

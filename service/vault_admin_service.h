@@ -26,6 +26,7 @@
 #include "service/admin_auth.h"
 #include "service/app_registry.h"
 #include "service/rate_limiter.h"
+#include "service/refresher.h"
 #include "service/unary_call.h"
 #include "service/vault_maintenance.h"
 #include "service/worker_pool.h"
@@ -56,6 +57,8 @@ class VaultAdminService final : public VaultAdminRawService {
     std::string data_dir;  // absolute
     bool demo = false;
     absl::Time started_at;
+    // The background refresher, for its in-flight count; may be null.
+    const Refresher* refresher = nullptr;
   };
   explicit VaultAdminService(Deps deps) : deps_(std::move(deps)) {}
 
