@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/service/token_service_harness.h"
@@ -151,13 +152,23 @@ TEST_F(TokenServiceTest, ConcurrentCallersShareOneRefresh) {
 
 TEST_F(TokenServiceTest, ConcurrentForcedRefreshesShareOneUpstreamCall) {
   Login("alice");
+  // The first refresh stays at WeChat long enough for every caller to have
+  // asked before it finishes (a caller that asks after a refresh finished
+  // rightly gets a new one).
+  fake::Fault slow;
+  slow.kind = fake::FaultKind::kStall;
+  slow.stall = absl::Milliseconds(300);
+  harness_->fake->InjectFault(FakeEndpoint::kRefreshToken, slow);
+  absl::Notification go;
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&] {
+      go.WaitForNotification();
       if (service_->Refresh(kApp, "alice", Deadline()).ok()) ++ok;
     });
   }
+  go.Notify();
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 8);
   EXPECT_EQ(Calls(FakeEndpoint::kRefreshToken), 1);
