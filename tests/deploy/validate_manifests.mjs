@@ -39,6 +39,8 @@ const WXVAULT_UID = 65532;
 const SECRET_FILE_MODE = 0o400;
 const PLACEHOLDER = "REPLACE_ME";
 const FLAG_DEFAULTS = { shutdown_grace: "10s", listen: "127.0.0.1:50051", data_dir: "./wxvault-data" };
+// Egress the example pod may have: DNS and HTTPS to WeChat. An app that
+// needs more (its database, ...) adds its ports here.
 const ALLOWED_EGRESS_PORTS = new Set([53, 443]);
 
 // ---------------------------------------------------------------- schema ----
@@ -290,6 +292,10 @@ function checkWorkload(doc, all, problems) {
   // The vault on a PersistentVolumeClaim, in a StatefulSet.
   if (obj.kind !== "StatefulSet") problems.push(`${where}: the vault (embedded RocksDB, one writer) belongs in a StatefulSet, not a ${obj.kind}`);
   if (obj.kind === "StatefulSet" && (obj.spec.replicas ?? 1) !== 1) problems.push(`${where}: replicas must be 1 (each replica would hold a separate vault)`);
+  if (obj.kind === "StatefulSet" && obj.spec.serviceName &&
+      !all.some((d) => d.obj.kind === "Service" && d.obj.metadata?.name === obj.spec.serviceName && d.obj.spec?.clusterIP === "None")) {
+    problems.push(`${where}: spec.serviceName ${obj.spec.serviceName} names no headless Service among the manifests`);
+  }
   const dataMount = mountFor(sidecar, path.posix.resolve("/", flags.data_dir));
   const dataVolume = dataMount && (claims.has(dataMount.name) ? "claim" : volumes.get(dataMount.name));
   if (!flags.data_dir.startsWith("/")) problems.push(`${w}: --data_dir must be an absolute path on the vault's volume`);
@@ -596,6 +602,7 @@ const MUTATIONS = [
   ["health port open to all", "networkpolicy.yaml", (docs) => { delete docs[0].spec.ingress.find((r) => r.ports.some((p) => p.port === 8081)).from; }, "may only be reached from the node CIDR"],
   ["real value in the example Secret", "secrets.example.yaml", (docs) => { docs[0].stringData.keyring = "k1:" + Buffer.alloc(32, 7).toString("base64") + "\n"; }, "holds a plaintext value"],
   ["plaintext secret in env", "statefulset.yaml", (docs) => { docs[0].spec.template.spec.containers[0].env.push({ name: "WECHAT_APP_SECRET", value: "0123456789abcdef" }); }, "carries a plaintext value"],
+  ["governing Service not headless", "service.yaml", (docs) => { delete docs[0].spec.clusterIP; }, "names no headless Service"],
   ["example Secret listed as a resource", "kustomization.yaml", (docs) => { docs[0].resources.push("secrets.example.yaml"); }, "must not be a resource"],
 ];
 
