@@ -281,7 +281,7 @@ TEST_F(VaultTest, ScopeNotGrantedIsPermissionDenied) {
   grpc::Status status = vault_->GetUserInfo(ctx.get(), request, &info);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Trailer(*ctx, "wechat-errcode"), "48001");
-  EXPECT_THAT(Trailer(*ctx, "wxvault-reason"), ::testing::AnyOf("SCOPE_NOT_GRANTED", "UPSTREAM_DENIED"));
+  EXPECT_EQ(Trailer(*ctx, "wxvault-reason"), "SCOPE_NOT_GRANTED");
 }
 
 TEST_F(VaultTest, BadInputIsInvalidArgument) {

@@ -48,7 +48,7 @@ struct InjectedCase {
 TEST(WeChatClientFaultsTest, InjectedErrcodesAreClassifiedAndNotRetried) {
   const std::vector<InjectedCase> cases = {
       {45009, StatusCode::kResourceExhausted, "UPSTREAM_RATE_LIMITED"},
-      {50001, StatusCode::kPermissionDenied, "SCOPE_NOT_GRANTED"},
+      {50001, StatusCode::kPermissionDenied, "UNAUTHORIZED_API"},
       {50002, StatusCode::kPermissionDenied, "UNAUTHORIZED_API"},
       {41001, StatusCode::kInternal, "UPSTREAM_BAD_REQUEST"},
       {41002, StatusCode::kInternal, "UPSTREAM_BAD_REQUEST"},

@@ -251,7 +251,7 @@ TEST(WeChatClientTest, UserInfoNeedsUserinfoScope) {
                           ->GetUserInfo(login.access_token, "oUser12", "",
                                         h->Deadline())
                           .status(),
-                      StatusCode::kPermissionDenied, "UNAUTHORIZED_API", 48001));
+                      StatusCode::kPermissionDenied, "SCOPE_NOT_GRANTED", 48001));
 }
 
 }  // namespace
