@@ -39,10 +39,13 @@ struct ChildRun {
   int exit_code = -1;
 };
 
-// Runs crash_writer, reads acknowledgements until `kill_after` has passed,
-// SIGKILLs it, then drains what it wrote before dying.
+// Runs crash_writer, reads acknowledgements until `kill_after` has passed
+// (counted from the first acknowledgement when `after_first_ack`, so the kill
+// lands among writes even on a slow machine; from the start otherwise, so
+// it can also land during open), SIGKILLs it, then drains what it wrote
+// before dying.
 ChildRun RunAndKill(const std::string& data_dir, const std::string& keyring_file, uint64_t first_index,
-                    std::chrono::milliseconds kill_after) {
+                    std::chrono::milliseconds kill_after, bool after_first_ack) {
   ChildRun run;
   int fds[2];
   if (pipe(fds) != 0) return run;
@@ -64,7 +67,9 @@ ChildRun RunAndKill(const std::string& data_dir, const std::string& keyring_file
   }
   std::string buffer;
   char chunk[4096];
-  const auto deadline = std::chrono::steady_clock::now() + kill_after;
+  // Waiting for a first acknowledgement is bounded too.
+  auto deadline = std::chrono::steady_clock::now() + (after_first_ack ? std::chrono::seconds(30) : kill_after);
+  bool armed = !after_first_ack;
   bool killed = false;
   for (;;) {
     int timeout_ms = -1;
@@ -82,6 +87,10 @@ ChildRun RunAndKill(const std::string& data_dir, const std::string& keyring_file
     ssize_t n = read(fds[0], chunk, sizeof(chunk));
     if (n <= 0) break;  // EOF: the child is gone
     buffer.append(chunk, static_cast<size_t>(n));
+    if (!armed && buffer.find('\n') != std::string::npos) {
+      armed = true;
+      deadline = std::chrono::steady_clock::now() + kill_after;
+    }
   }
   close(fds[0]);
   int status = 0;
@@ -115,13 +124,18 @@ TEST(CrashSafetyTest, EveryAcknowledgedWriteSurvivesSigkill) {
   SCOPED_TRACE(absl::StrCat("random seed ", seed));
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> kill_ms(20, 250);
+  std::uniform_int_distribution<int> after_ack_ms(0, 100);
 
   std::set<uint64_t> acknowledged;
   int runs_with_acks = 0;
   for (int iteration = 0; iteration < kIterations; ++iteration) {
     SCOPED_TRACE(absl::StrCat("iteration ", iteration));
+    // Odd iterations kill at a random moment after the first write; even
+    // ones at a random moment from start, which may fall during open.
+    const bool after_first_ack = iteration % 2 == 1;
     ChildRun run = RunAndKill(data_dir, keyring_file, static_cast<uint64_t>(iteration) * 1'000'000,
-                              std::chrono::milliseconds(kill_ms(rng)));
+                              std::chrono::milliseconds(after_first_ack ? after_ack_ms(rng) : kill_ms(rng)),
+                              after_first_ack);
     ASSERT_TRUE(run.killed_by_sigkill) << "crash_writer exited on its own with code " << run.exit_code;
     if (!run.acknowledged.empty()) ++runs_with_acks;
     acknowledged.insert(run.acknowledged.begin(), run.acknowledged.end());
@@ -149,6 +163,7 @@ TEST(CrashSafetyTest, EveryAcknowledgedWriteSurvivesSigkill) {
     EXPECT_GE(stats->last_event_sequence, acknowledged.size());
   }
   EXPECT_GE(runs_with_acks, kIterations / 2) << "the child rarely got to write before being killed";
+  EXPECT_GE(acknowledged.size(), static_cast<size_t>(kIterations / 2));
   std::printf("crash safety: %zu acknowledged writes over %d kills, all intact\n", acknowledged.size(),
               kIterations);
 }
