@@ -12,6 +12,7 @@
 //
 // Usage: grpc_bench [--rounds=N] [--round_seconds=S] [--concurrency=C]
 //                   [--exchanges=N] [--exchange_concurrency=C]
+//                   [--latency_samples=N] [--worker_threads=N (wxvaultd's)]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -41,6 +42,7 @@ struct Flags {
   int exchanges = 2000;
   int exchange_concurrency = 32;
   int latency_samples = 300;
+  int worker_threads = 0;  // 0: the harness default
 };
 
 Flags ParseFlags(int argc, char** argv) {
@@ -58,6 +60,7 @@ Flags ParseFlags(int argc, char** argv) {
     if (auto v = value("exchanges")) (void)absl::SimpleAtoi(*v, &flags.exchanges);
     if (auto v = value("exchange_concurrency")) (void)absl::SimpleAtoi(*v, &flags.exchange_concurrency);
     if (auto v = value("latency_samples")) (void)absl::SimpleAtoi(*v, &flags.latency_samples);
+    if (auto v = value("worker_threads")) (void)absl::SimpleAtoi(*v, &flags.worker_threads);
   }
   return flags;
 }
@@ -140,6 +143,9 @@ int Run(const Flags& flags) {
   }
   integration::WxvaultdOptions options{dir.Sub("vault"), key_file, (*fake)->base_url(), "127.0.0.1:0",
                                        {"--upstream_qps=100000", "--log_level=warning"}};
+  if (flags.worker_threads > 0) {
+    options.extra_args.push_back(absl::StrCat("--worker_threads=", flags.worker_threads));
+  }
   auto server = WxvaultdProcess::Start(options, secret_file);
   if (!server.ok()) {
     std::fprintf(stderr, "grpc_bench: wxvaultd: %s\n", server.status().ToString().c_str());
