@@ -142,8 +142,9 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   p.started_at = absl::Now();
   RealClock* clock = RealClock::Get();
   if (!config.metrics_listen.empty()) {
-    p.metrics = std::make_unique<ServerMetrics>(std::vector<std::string>{"wxvault.v1.TokenVault",
-                                                                         "wxvault.v1.VaultAdmin"});
+    const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
+    p.metrics = std::make_unique<ServerMetrics>(std::vector<const google::protobuf::ServiceDescriptor*>{
+        pool->FindServiceByName("wxvault.v1.TokenVault"), pool->FindServiceByName("wxvault.v1.VaultAdmin")});
   }
   RpcMetrics* rpc_metrics = p.metrics != nullptr ? p.metrics->rpc() : nullptr;
 

@@ -5,7 +5,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/descriptor.h"
 #include "service/error_reason.h"
 #include "service/token_service.h"
 #include "service/wechat_errors.h"
@@ -148,19 +147,18 @@ void CollectProcess(const MetricsSources& sources, std::vector<MetricFamilySnaps
 
 }  // namespace
 
-RpcMetrics::RpcMetrics(MetricsRegistry* registry, const std::vector<std::string>& services)
+RpcMetrics::RpcMetrics(MetricsRegistry* registry,
+                       const std::vector<const google::protobuf::ServiceDescriptor*>& services)
     : total_(registry->AddCounter("wxvault_rpc_total", "Finished RPCs by full method and gRPC status code.",
                                   {"method", "code"})),
       duration_(registry->AddHistogram("wxvault_rpc_duration_seconds",
                                        "Unary RPC latency, from the request's arrival to the reply, by full method.",
                                        {"method"})) {
-  const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
-  for (const std::string& service_name : services) {
-    const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(service_name);
+  for (const google::protobuf::ServiceDescriptor* service : services) {
     if (service == nullptr) continue;
     for (int i = 0; i < service->method_count(); ++i) {
       auto method = std::make_unique<Method>();
-      method->name = absl::StrCat("/", service_name, "/", service->method(i)->name());
+      method->name = absl::StrCat("/", service->full_name(), "/", service->method(i)->name());
       methods_.emplace(method->name, std::move(method));
     }
   }
@@ -213,7 +211,7 @@ void UpstreamMetrics::OnAttempt(WeChatEndpoint endpoint, const absl::Status& sta
   if (index < duration_by_endpoint_.size()) duration_by_endpoint_[index]->ObserveDuration(elapsed);
 }
 
-ServerMetrics::ServerMetrics(const std::vector<std::string>& services)
+ServerMetrics::ServerMetrics(const std::vector<const google::protobuf::ServiceDescriptor*>& services)
     : rpc_(&registry_, services), upstream_(&registry_) {}
 
 void ServerMetrics::AddCollectors(MetricsSources sources) {

@@ -34,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "google/protobuf/descriptor.h"
 #include "service/metrics.h"
 #include "service/rate_limiter.h"
 #include "service/refresher.h"
@@ -48,10 +49,9 @@ namespace wxvault::service {
 // wxvault_rpc_total{method,code} and wxvault_rpc_duration_seconds{method}.
 class RpcMetrics {
  public:
-  // `services`: full service names ("wxvault.v1.TokenVault"); their methods
-  // are looked up in the generated descriptor pool. Calls to other methods
-  // are not recorded.
-  RpcMetrics(MetricsRegistry* registry, const std::vector<std::string>& services);
+  // Calls to the methods of `services` ("/<service full name>/<method>")
+  // are recorded; calls to other methods are not. Null entries are skipped.
+  RpcMetrics(MetricsRegistry* registry, const std::vector<const google::protobuf::ServiceDescriptor*>& services);
 
   // Records one finished call of `method` ("/pkg.Service/Method"). `elapsed`
   // feeds the histogram when set (streams leave it unset).
@@ -108,7 +108,7 @@ struct MetricsSources {
 class ServerMetrics {
  public:
   // `services` as for RpcMetrics.
-  explicit ServerMetrics(const std::vector<std::string>& services);
+  explicit ServerMetrics(const std::vector<const google::protobuf::ServiceDescriptor*>& services);
   ServerMetrics(const ServerMetrics&) = delete;
   ServerMetrics& operator=(const ServerMetrics&) = delete;
 
