@@ -10,7 +10,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "service/error_reason.h"
@@ -19,6 +18,7 @@
 #include "service/rpc_call.h"
 #include "service/server_metrics.h"
 #include "service/wechat_errors.h"
+#include "tests/testing/prometheus_text.h"
 #include "vault/clock.h"
 #include "wxvault/v1/token_vault.pb.h"
 
@@ -28,21 +28,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Checks every line of a text exposition: comments are HELP/TYPE lines of
-// the family that follows; samples are NAME{LABELS} VALUE with properly
-// quoted labels. Returns the first offending line, or "".
-std::string FirstMalformedLine(const std::string& text) {
-  static const std::regex kHelp(R"(# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*)");
-  static const std::regex kType(R"(# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram))");
-  static const std::regex kSample(
-      R"([a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\[\\"n])*")*\})? (-?[0-9.e+-]+|\+Inf|-Inf|NaN))");
-  if (!text.empty() && text.back() != '\n') return "<no final newline>";
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    const std::string s(line);
-    if (!std::regex_match(s, kHelp) && !std::regex_match(s, kType) && !std::regex_match(s, kSample)) return s;
-  }
-  return "";
-}
+using ::wxvault::testing::FirstMalformedLine;
 
 MetricSample Sample(std::vector<std::string> label_values, double value) {
   MetricSample sample;
