@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "service/grpc_status.h"
+#include "service/server_metrics.h"
 
 namespace wxvault::service {
 namespace {

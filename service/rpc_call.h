@@ -30,9 +30,10 @@
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "service/log.h"
-#include "service/server_metrics.h"
 
 namespace wxvault::service {
+
+class RpcMetrics;  // service/server_metrics.h
 
 inline constexpr char kRequestIdMetadataKey[] = "x-request-id";
 

@@ -21,7 +21,6 @@
 
 #include "service/app_registry.h"
 #include "service/event_notifier.h"
-#include "service/server_metrics.h"
 #include "service/token_service.h"
 #include "service/unary_call.h"
 #include "service/worker_pool.h"

@@ -43,7 +43,6 @@
 #include "google/protobuf/message.h"
 #include "service/log.h"
 #include "service/rpc_call.h"
-#include "service/server_metrics.h"
 #include "service/worker_pool.h"
 #include "vault/clock.h"
 

@@ -28,7 +28,6 @@
 #include "service/app_registry.h"
 #include "service/rate_limiter.h"
 #include "service/refresher.h"
-#include "service/server_metrics.h"
 #include "service/unary_call.h"
 #include "service/vault_maintenance.h"
 #include "service/worker_pool.h"

@@ -40,7 +40,6 @@
 #include "grpcpp/support/server_callback.h"
 #include "service/event_notifier.h"
 #include "service/rpc_call.h"
-#include "service/server_metrics.h"
 #include "service/worker_pool.h"
 #include "vault/token_store.h"
 
