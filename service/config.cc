@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "service/log.h"
 
 extern char** environ;
 
@@ -53,7 +54,8 @@ const std::vector<FlagSpec>& Flags() {
       {"upstream_qps", &ServerConfig::upstream_qps, "ceiling on calls to WeChat per second, all callers together"},
       {"admin_token_file", &ServerConfig::admin_token_file,
        "file holding the VaultAdmin bearer token; empty: admin only over a Unix socket or in --demo", true},
-      {"metrics_listen", &ServerConfig::metrics_listen, "HTTP address for Prometheus /metrics (not served yet)"},
+      {"metrics_listen", &ServerConfig::metrics_listen,
+       "HOST:PORT serving Prometheus GET /metrics (port 0: a free port, printed); empty: off"},
       {"tls_cert_file", &ServerConfig::tls_cert_file, "PEM server certificate chain (enables TLS on --listen)",
        true},
       {"tls_key_file", &ServerConfig::tls_key_file, "PEM private key of --tls_cert_file", true},
@@ -64,7 +66,7 @@ const std::vector<FlagSpec>& Flags() {
       {"shutdown_grace", &ServerConfig::shutdown_grace,
        "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled"},
       {"worker_threads", &ServerConfig::worker_threads, "threads running blocking work (vault writes, WeChat calls)"},
-      {"log_level", &ServerConfig::log_level, "debug, info, warning or error"},
+      {"log_level", &ServerConfig::log_level, "debug, info, warning or error (JSON lines on stderr)"},
       {"refresher_workers", &ServerConfig::refresher_workers,
        "tokens the background refresher works on concurrently (each passes --upstream_qps)"},
       {"event_retention", &ServerConfig::event_retention,
@@ -189,6 +191,9 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (!c.metrics_listen.empty()) {
     if (absl::Status s = CheckAddress("metrics_listen", c.metrics_listen); !s.ok()) return s;
+    if (absl::StartsWith(c.metrics_listen, "unix:")) {
+      return FlagError("metrics_listen", "must be HOST:PORT (Prometheus scrapes over TCP)");
+    }
   }
   if (c.data_dir.empty()) return FlagError("data_dir", "must not be empty");
   if (c.demo) {
@@ -230,7 +235,7 @@ absl::Status ValidateServerConfig(const ServerConfig& c) {
   if (c.refresher_workers < 1 || c.refresher_workers > 256) return FlagError("refresher_workers", "must be 1..256");
   if (c.event_retention < absl::Minutes(1)) return FlagError("event_retention", "must be at least 1m");
   if (c.tombstone_retention < absl::Minutes(1)) return FlagError("tombstone_retention", "must be at least 1m");
-  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warning" && c.log_level != "error") {
+  if (!ParseLogLevel(c.log_level).has_value()) {
     return FlagError("log_level", "must be debug, info, warning or error");
   }
   if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {

@@ -1,4 +1,5 @@
-// json: a small, strict, bounded JSON parser for upstream responses.
+// json: a small, strict, bounded JSON parser for upstream responses, and
+// the string encoder the JSON log lines use (AppendJsonString).
 //
 // wxvault reads JSON only from WeChat, so this parser is built for hostile or
 // broken input rather than for convenience: it enforces a size and a nesting
@@ -91,6 +92,15 @@ class JsonValue {
 // limits.max_depth, duplicate keys or trailing bytes.
 absl::StatusOr<JsonValue> ParseJson(absl::string_view input,
                                     const JsonLimits& limits = JsonLimits());
+
+// Appends `text` to `out` as a quoted JSON string that is always valid
+// UTF-8 JSON, whatever the input: '"' and backslash are escaped, \b \f \n \r \t
+// get their short escapes, other control characters (U+0000..U+001F and
+// DEL) become \u00XX, and each byte that is not part of a well-formed UTF-8
+// sequence becomes U+FFFD. Well-formed multi-byte sequences (emoji
+// included) are copied as they are; '/' is not escaped.
+// Thread safety: reentrant.
+void AppendJsonString(absl::string_view text, std::string* out);
 
 }  // namespace wxvault::service
 

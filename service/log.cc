@@ -1,12 +1,13 @@
 #include "service/log.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "absl/time/time.h"
+#include "service/json.h"
 
 namespace wxvault::service {
 namespace {
@@ -14,28 +15,70 @@ namespace {
 absl::Mutex sink_mu(absl::kConstInit);
 LogSink* sink ABSL_GUARDED_BY(sink_mu) = nullptr;
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+thread_local const ScopedLogFields* current_scope = nullptr;
 
-char LevelLetter(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return 'D';
-    case LogLevel::kInfo:
-      return 'I';
-    case LogLevel::kWarning:
-      return 'W';
-    case LogLevel::kError:
-      return 'E';
-  }
-  return '?';
+// The std::ostream slot that points a LogMessage's stream at its message.
+int MessageSlot() {
+  static const int slot = std::ios_base::xalloc();
+  return slot;
 }
 
-absl::string_view Basename(const char* file) {
-  absl::string_view path(file);
+absl::string_view Basename(absl::string_view path) {
   size_t slash = path.rfind('/');
   return slash == absl::string_view::npos ? path : path.substr(slash + 1);
 }
 
+bool IsReservedKey(absl::string_view key) {
+  return key == "time" || key == "level" || key == "msg" || key == "caller";
+}
+
+// Appends ,"key":value unless `key` was written already.
+class FieldWriter {
+ public:
+  explicit FieldWriter(std::string* out) : out_(out) {}
+  void Add(absl::string_view key, absl::string_view json_value) {
+    for (absl::string_view seen : seen_) {
+      if (seen == key) return;
+    }
+    seen_.push_back(key);
+    out_->push_back(',');
+    AppendJsonString(key, out_);
+    out_->push_back(':');
+    out_->append(json_value.data(), json_value.size());
+  }
+  void AddString(absl::string_view key, absl::string_view value) {
+    std::string json;
+    AppendJsonString(value, &json);
+    Add(key, json);
+  }
+
+ private:
+  std::string* const out_;
+  std::vector<absl::string_view> seen_;
+};
+
 }  // namespace
+
+absl::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarning:
+      return "warning";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+absl::optional<LogLevel> ParseLogLevel(absl::string_view name) {
+  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
+    if (name == LogLevelName(level)) return level;
+  }
+  return absl::nullopt;
+}
 
 LogSink* SetLogSink(LogSink* new_sink) {
   absl::MutexLock lock(&sink_mu);
@@ -84,34 +127,89 @@ std::string SanitizeForLog(absl::string_view text, size_t max_len) {
   return out;
 }
 
-LogMessage::LogMessage(LogLevel level, const char* file, int line)
-    : level_(level) {
-  stream_ << LevelLetter(level)
-          << absl::FormatTime("%Y%m%d %H:%M:%E6S", absl::Now(),
-                              absl::UTCTimeZone())
-          << ' ' << Basename(file) << ':' << line << "] ";
+LogField::LogField(absl::string_view key, absl::string_view value) : key_(key) {
+  AppendJsonString(value, &json_value_);
+}
+
+LogField::LogField(absl::string_view key, bool value) : key_(key), json_value_(value ? "true" : "false") {}
+
+LogField::LogField(absl::string_view key, double value) : key_(key) {
+  if (std::isfinite(value)) {
+    json_value_ = absl::StrCat(value);
+  } else {
+    AppendJsonString(absl::StrCat(value), &json_value_);
+  }
+}
+
+std::ostream& operator<<(std::ostream& os, const LogField& field) {
+  if (void* message = os.pword(MessageSlot()); message != nullptr) {
+    static_cast<LogMessage*>(message)->AddField(field);
+    return os;
+  }
+  return os << field.key() << '=' << field.json_value();
+}
+
+ScopedLogFields::ScopedLogFields(const std::vector<LogField>* fields) : fields_(fields), outer_(current_scope) {
+  current_scope = this;
+}
+
+ScopedLogFields::~ScopedLogFields() { current_scope = outer_; }
+
+std::string FormatLogRecord(const LogRecord& record) {
+  std::string out = absl::StrCat("{\"time\":\"",
+                                 absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", record.time, absl::UTCTimeZone()),
+                                 "\",\"level\":\"", LogLevelName(record.level), "\",\"msg\":");
+  AppendJsonString(record.message, &out);
+  FieldWriter writer(&out);
+  const absl::string_view base = Basename(record.file);
+  const LogField* component = nullptr;
+  if (record.fields != nullptr) {
+    for (const LogField& field : *record.fields) {
+      if (field.key() == "component") component = &field;
+    }
+  }
+  if (component != nullptr) {
+    writer.Add("component", component->json_value());
+  } else {
+    writer.AddString("component", base.substr(0, base.find('.')));
+  }
+  writer.AddString("caller", absl::StrCat(base, ":", record.line));
+  for (const ScopedLogFields* scope = record.scope; scope != nullptr; scope = scope->outer()) {
+    for (const LogField& field : scope->fields()) {
+      if (!IsReservedKey(field.key())) writer.Add(field.key(), field.json_value());
+    }
+  }
+  if (record.fields != nullptr) {
+    for (const LogField& field : *record.fields) {
+      if (!IsReservedKey(field.key())) writer.Add(field.key(), field.json_value());
+    }
+  }
+  out.push_back('}');
+  return out;
+}
+
+LogMessage::LogMessage(LogLevel level, const char* file, int line) : level_(level), file_(file), line_(line) {
+  stream_.pword(MessageSlot()) = this;
 }
 
 LogMessage::~LogMessage() {
-  std::string line = stream_.str();
-  std::string escaped;
-  escaped.reserve(line.size());
-  for (char c : line) {
-    if (c == '\n') {
-      escaped.append("\\n");
-    } else if (c == '\r') {
-      escaped.append("\\r");
-    } else {
-      escaped.push_back(c);
-    }
-  }
+  LogRecord record;
+  record.time = absl::Now();
+  record.level = level_;
+  record.file = file_;
+  record.line = line_;
+  const std::string message = stream_.str();
+  record.message = message;
+  record.fields = &fields_;
+  record.scope = current_scope;
+  std::string line = FormatLogRecord(record);
   absl::MutexLock lock(&sink_mu);
   if (sink != nullptr) {
-    sink->Write(level_, escaped);
+    sink->Write(level_, line);
     return;
   }
-  escaped.push_back('\n');
-  std::fwrite(escaped.data(), 1, escaped.size(), stderr);
+  line.push_back('\n');
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 }  // namespace wxvault::service

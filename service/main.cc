@@ -1,39 +1,59 @@
 // wxvaultd: the wxvault gRPC server. See `wxvaultd --help`, README.md and
 // DESIGN.md. This file parses flags, owns the signals and prints; the server
 // itself is service/server.h.
+//
+// Output: stderr carries only JSON log lines (service/log.h), including
+// start-up failures and what gRPC and protobuf log themselves. stdout
+// carries the human-facing announcements, once each, in this order: the
+// --demo banner, "wxvaultd: health serving on <address>", "wxvaultd: metrics
+// on http://<address>/metrics", "wxvaultd: serving on <address>" (last: it
+// means SERVING). Each is also logged as a JSON line.
 #include <signal.h>
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
-#include "absl/strings/str_replace.h"
 #include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
 #include "service/config.h"
 #include "service/log.h"
 #include "service/server.h"
 
 namespace {
 
+using wxvault::service::LogField;
 using wxvault::service::LogLevel;
+using wxvault::service::LogMessage;
 
-// Prints "wxvaultd: <message>" on one line and returns `code`.
+// Logs `message` (one line naming the flag at fault) as an error record and
+// returns `code`. Written whatever --log_level says.
 int Fail(const std::string& message, int code) {
-  std::fprintf(stderr, "wxvaultd: %s\n", absl::StrReplaceAll(message, {{"\n", " "}}).c_str());
+  LogMessage(LogLevel::kError, __FILE__, __LINE__).stream() << message;
   return code;
 }
 
-LogLevel ParseLevel(const std::string& level) {
-  if (level == "debug") return LogLevel::kDebug;
-  if (level == "warning") return LogLevel::kWarning;
-  if (level == "error") return LogLevel::kError;
-  return LogLevel::kInfo;
+// Prints an announcement on stdout and logs it with `fields`.
+void Announce(const std::string& line, const LogField& field) {
+  std::printf("wxvaultd: %s\n", line.c_str());
+  std::fflush(stdout);
+  WXV_LOG(INFO) << field << line;
 }
 
 // protobuf's own complaints (e.g. invalid UTF-8 in a request) go through
 // wxvault's log instead of raw stderr.
 void ProtobufLog(google::protobuf::LogLevel level, const char* file, int line, const std::string& message) {
-  WXV_LOG(WARNING) << "protobuf: " << message;
+  WXV_LOG(WARNING) << LogField("component", "protobuf") << message;
+}
+
+// So do gRPC's (by default errors only).
+void GrpcLog(gpr_log_func_args* args) {
+  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+                         : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                                   : LogLevel::kDebug;
+  if (!wxvault::service::ShouldLog(level)) return;
+  LogMessage(level, args->file != nullptr ? args->file : "grpc", args->line).stream()
+      << LogField("component", "grpc") << (args->message != nullptr ? args->message : "");
 }
 
 }  // namespace
@@ -46,8 +66,10 @@ int main(int argc, char** argv) {
     std::fputs(wxvault::service::ServerConfigHelp().c_str(), stdout);
     return 0;
   }
-  wxvault::service::SetMinLogLevel(ParseLevel(parsed->config.log_level));
+  wxvault::service::SetMinLogLevel(
+      wxvault::service::ParseLogLevel(parsed->config.log_level).value_or(LogLevel::kInfo));
   google::protobuf::SetLogHandler(&ProtobufLog);
+  gpr_set_log_function(&GrpcLog);
 
   // Block the stop signals before any thread starts; main waits for them.
   sigset_t stop_signals;
@@ -59,12 +81,19 @@ int main(int argc, char** argv) {
 
   auto server = wxvault::service::WxvaultServer::Start(parsed->config);
   if (!server.ok()) return Fail(std::string(server.status().message()), 1);
-  if (!(*server)->demo_banner().empty()) std::fputs((*server)->demo_banner().c_str(), stderr);
-  if (!(*server)->health_address().empty()) {
-    std::fprintf(stderr, "wxvaultd: health serving on %s\n", (*server)->health_address().c_str());
+  if (!(*server)->demo_banner().empty()) {
+    std::fputs((*server)->demo_banner().c_str(), stdout);
+    WXV_LOG(WARNING) << LogField("demo", true) << "DEMO MODE: never for production (banner on stdout)";
   }
-  std::fprintf(stderr, "wxvaultd: serving on %s\n", (*server)->address().c_str());
-  std::fflush(stderr);
+  if (!(*server)->health_address().empty()) {
+    const std::string& address = (*server)->health_address();
+    Announce("health serving on " + address, LogField("health_address", address));
+  }
+  if (!(*server)->metrics_url().empty()) {
+    const std::string url = (*server)->metrics_url();
+    Announce("metrics on " + url, LogField("metrics_url", url));
+  }
+  Announce("serving on " + (*server)->address(), LogField("address", (*server)->address()));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

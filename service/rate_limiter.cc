@@ -40,6 +40,7 @@ bool RateLimiter::TryAcquire() {
   RefillLocked(clock_->Now());
   if (tokens_ < 1.0) return false;
   tokens_ -= 1.0;
+  ++stats_.acquired;
   return true;
 }
 
@@ -51,10 +52,12 @@ absl::Status RateLimiter::Acquire(absl::Time deadline) {
     RefillLocked(now);
     if (tokens_ >= 1.0) {
       tokens_ -= 1.0;
+      ++stats_.acquired;
       return absl::OkStatus();
     }
     wait = absl::Seconds((1.0 - tokens_) / qps_);
     if (now + wait > deadline) {
+      ++stats_.rejected_deadline;
       return WithRetryAfter(
           MakeError(absl::StatusCode::kResourceExhausted,
                     absl::StrCat("upstream_qps ceiling of ", qps_,
@@ -64,6 +67,9 @@ absl::Status RateLimiter::Acquire(absl::Time deadline) {
           wait);
     }
     tokens_ -= 1.0;  // reserve: later callers queue behind this one
+    ++stats_.acquired;
+    ++stats_.waited;
+    stats_.total_wait += wait;
   }
   sleeper_->SleepFor(wait);
   return absl::OkStatus();
@@ -86,15 +92,26 @@ absl::optional<absl::Time> RateLimiter::PausedUntil(
 }
 
 absl::Status RateLimiter::CheckNotPaused(absl::string_view endpoint) const {
-  absl::optional<absl::Time> until = PausedUntil(endpoint);
-  if (!until.has_value()) return absl::OkStatus();
-  absl::Duration left = *until - clock_->Now();
+  absl::Duration left;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = paused_until_.find(endpoint);
+    const absl::Time now = clock_->Now();
+    if (it == paused_until_.end() || it->second <= now) return absl::OkStatus();
+    left = it->second - now;
+    ++stats_.rejected_paused;
+  }
   absl::Status status = MakeError(
       absl::StatusCode::kResourceExhausted,
       absl::StrCat("WeChat ", endpoint, " paused after minute quota (45011) for ",
                    absl::FormatDuration(absl::Ceil(left, absl::Seconds(1)))),
       reason::kUpstreamRateLimited);
   return WithRetryAfter(WithWeChatErrcode(std::move(status), 45011), left);
+}
+
+RateLimiterStats RateLimiter::Stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
 }
 
 }  // namespace wxvault::service

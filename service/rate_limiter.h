@@ -13,11 +13,14 @@
 // a retry-after until `until`, so RPCs needing that endpoint fail fast and the
 // refresher can defer its work past PausedUntil().
 //
+// Stats() counts what the limiter did since construction (for metrics).
+//
 // Thread safety: all methods are thread-safe. Clock and Sleeper are not
 // owned and must outlive the limiter.
 #ifndef WXVAULT_SERVICE_RATE_LIMITER_H_
 #define WXVAULT_SERVICE_RATE_LIMITER_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -40,6 +43,14 @@ struct RateLimiterOptions {
   double burst = 0;
   // INVALID_ARGUMENT unless qps > 0 and burst >= 0.
   absl::Status Validate() const;
+};
+
+struct RateLimiterStats {
+  int64_t acquired = 0;           // call slots taken (Acquire and TryAcquire)
+  int64_t waited = 0;             // Acquire calls that had to wait for their slot
+  absl::Duration total_wait;      // the waits those calls were given, summed
+  int64_t rejected_deadline = 0;  // Acquire refused: slot due after the deadline
+  int64_t rejected_paused = 0;    // CheckNotPaused refused: endpoint paused
 };
 
 class RateLimiter {
@@ -66,6 +77,9 @@ class RateLimiter {
   // retry-after = time left) while `endpoint` is paused.
   absl::Status CheckNotPaused(absl::string_view endpoint) const;
 
+  // Counters since construction.
+  RateLimiterStats Stats() const;
+
  private:
   void RefillLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -79,6 +93,7 @@ class RateLimiter {
   absl::Time last_refill_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::Time> paused_until_
       ABSL_GUARDED_BY(mu_);
+  mutable RateLimiterStats stats_ ABSL_GUARDED_BY(mu_);  // CheckNotPaused counts too
 };
 
 }  // namespace wxvault::service

@@ -19,8 +19,10 @@
 #include "service/event_notifier.h"
 #include "service/health_service.h"
 #include "service/log.h"
+#include "service/metrics_http.h"
 #include "service/rate_limiter.h"
 #include "service/refresher.h"
+#include "service/server_metrics.h"
 #include "service/token_service.h"
 #include "service/token_vault_service.h"
 #include "service/vault_admin_service.h"
@@ -90,6 +92,7 @@ struct WxvaultServer::Parts {
   bool shut_down = false;
   absl::Time started_at;
 
+  std::unique_ptr<ServerMetrics> metrics;  // null without --metrics_listen
   std::unique_ptr<HealthService> health;
   std::unique_ptr<grpc::Server> health_server;
   std::unique_ptr<DemoEnvironment> demo;
@@ -109,6 +112,7 @@ struct WxvaultServer::Parts {
   std::unique_ptr<TokenVaultService> token_vault;
   std::unique_ptr<VaultAdminService> admin;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<MetricsHttpServer> metrics_http;
 };
 
 WxvaultServer::WxvaultServer(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
@@ -118,6 +122,9 @@ WxvaultServer::~WxvaultServer() { Shutdown(); }
 const std::string& WxvaultServer::address() const { return parts_->address; }
 const std::string& WxvaultServer::health_address() const { return parts_->health_address; }
 const std::string& WxvaultServer::demo_banner() const { return parts_->banner; }
+std::string WxvaultServer::metrics_url() const {
+  return parts_->metrics_http != nullptr ? parts_->metrics_http->url() : std::string();
+}
 
 absl::StatusOr<std::unique_ptr<WxvaultServer>> WxvaultServer::Start(const ServerConfig& config) {
   std::unique_ptr<WxvaultServer> server(new WxvaultServer(std::make_unique<Parts>()));
@@ -134,6 +141,12 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   const std::string data_dir = std::filesystem::absolute(config.data_dir, ec).lexically_normal().string();
   p.started_at = absl::Now();
   RealClock* clock = RealClock::Get();
+  if (!config.metrics_listen.empty()) {
+    const google::protobuf::DescriptorPool* pool = google::protobuf::DescriptorPool::generated_pool();
+    p.metrics = std::make_unique<ServerMetrics>(std::vector<const google::protobuf::ServiceDescriptor*>{
+        pool->FindServiceByName("wxvault.v1.TokenVault"), pool->FindServiceByName("wxvault.v1.VaultAdmin")});
+  }
+  RpcMetrics* rpc_metrics = p.metrics != nullptr ? p.metrics->rpc() : nullptr;
 
   // Health first, NOT_SERVING until the vault is open. Its builder is made
   // before reflection is switched on, so the probe port serves Health only.
@@ -189,8 +202,9 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   p.limiter = std::make_unique<RateLimiter>(RateLimiterOptions{config.upstream_qps, 0}, clock, RealSleeper::Get());
   WeChatClientOptions wechat_options;
   wechat_options.api_base = p.demo != nullptr ? p.demo->fake->base_url() : config.wechat_api_base;
-  absl::StatusOr<std::unique_ptr<WeChatClient>> wechat =
-      WeChatClient::Create({p.http.get(), clock, p.limiter.get()}, wechat_options);
+  WeChatClient::Deps wechat_deps{p.http.get(), clock, p.limiter.get()};
+  if (p.metrics != nullptr) wechat_deps.observer = p.metrics->upstream();
+  absl::StatusOr<std::unique_ptr<WeChatClient>> wechat = WeChatClient::Create(wechat_deps, wechat_options);
   if (!wechat.ok()) return Prefixed("wechat_api_base", wechat.status());
   p.wechat = *std::move(wechat);
 
@@ -229,10 +243,10 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   }
   p.auth = std::make_unique<AdminAuthorizer>(std::move(admin_token), config.demo);
   p.token_vault = std::make_unique<TokenVaultService>(TokenVaultService::Deps{
-      p.tokens.get(), p.store.get(), p.apps.get(), p.notifier.get(), p.pool.get(), clock});
+      p.tokens.get(), p.store.get(), p.apps.get(), p.notifier.get(), p.pool.get(), clock, rpc_metrics});
   VaultAdminService::Deps admin_deps{p.store.get(), p.sealer.get(), p.apps.get(), p.limiter.get(),
                                      p.maintenance.get(), p.auth.get(), p.pool.get(), clock, data_dir,
-                                     config.demo, p.started_at, p.refresher.get()};
+                                     config.demo, p.started_at, p.refresher.get(), rpc_metrics};
   p.admin = std::make_unique<VaultAdminService>(std::move(admin_deps));
 
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(config);
@@ -249,8 +263,13 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
   if (p.server == nullptr) return absl::UnavailableError(absl::StrCat("--listen: cannot listen on ", config.listen));
   p.address = ResolvedAddress(config.listen, port);
   if (p.demo != nullptr) p.banner = DemoBanner(*p.demo, p.address, data_dir);
-  if (!config.metrics_listen.empty()) {
-    WXV_LOG(WARNING) << "--metrics_listen: /metrics is not served by this version yet; ignored";
+  if (p.metrics != nullptr) {
+    p.metrics->AddCollectors({p.store.get(), p.keyring.get(), p.refresher.get(), p.limiter.get(), p.pool.get(), clock,
+                              p.started_at, WXVAULT_VERSION});
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(config.metrics_listen, p.metrics->registry());
+    if (!http.ok()) return http.status();
+    p.metrics_http = *std::move(http);
   }
   p.refresher->Start();
   p.health->SetServing(true);
@@ -267,6 +286,7 @@ void WxvaultServer::Shutdown() {
   if (p.server != nullptr) p.server->Shutdown(deadline);  // in-flight calls finish or are cancelled
   if (p.pool != nullptr) p.pool->Shutdown();            // every accepted task has finished its call
   if (p.refresher != nullptr) p.refresher->Stop();      // started tokens finish (all or nothing), no new ones
+  if (p.metrics_http != nullptr) p.metrics_http->Stop();  // no scrape reads the components any more
   if (p.health_server != nullptr) p.health_server->Shutdown(deadline);
   if (p.store != nullptr) p.store->SetEventListener(nullptr);
   // Nothing calls into the components any more: release them in dependency

@@ -10,11 +10,13 @@
 //   --apps_file) -> WeChat client (libcurl, --upstream_qps limiter,
 //   --wechat_api_base) -> TokenService -> worker pool, event notifier ->
 //   gRPC server on --listen (TokenVault, VaultAdmin, Health, reflection;
-//   64 KiB max request; TLS/mTLS when configured) -> SERVING.
+//   64 KiB max request; TLS/mTLS when configured) -> Prometheus /metrics on
+//   --metrics_listen (when set) -> SERVING.
 //
 // Shutdown: health NOT_SERVING and WatchEvents/Watch streams end; the gRPC
 // server stops accepting and in-flight calls get until --shutdown_grace
-// (then they are cancelled); the worker pool drains; the vault closes.
+// (then they are cancelled); the worker pool drains; the refresher and the
+// /metrics server stop; the vault closes.
 //
 // Thread safety: Start and Shutdown are called from main's thread; the
 // accessors are const and safe from any thread.
@@ -48,6 +50,9 @@ class WxvaultServer {
   const std::string& health_address() const;
   // The --demo banner; empty unless --demo.
   const std::string& demo_banner() const;
+  // "http://127.0.0.1:9464/metrics" (the real port when --metrics_listen
+  // asked for port 0); empty without --metrics_listen.
+  std::string metrics_url() const;
 
   // Graceful shutdown (see the file comment). Idempotent.
   void Shutdown();

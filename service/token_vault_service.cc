@@ -14,7 +14,7 @@ namespace v1 = wxvault::v1;
 grpc::ServerUnaryReactor* TokenVaultService::Exchange(grpc::CallbackServerContext* ctx,
                                                       const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return ServeUnary<v1::ExchangeRequest, v1::ExchangeResponse>(
-      ctx, request, response, deps_.pool, *deps_.clock,
+      ctx, request, response, env_, "/wxvault.v1.TokenVault/Exchange",
       [this](const v1::ExchangeRequest& req, v1::ExchangeResponse* resp, absl::Time deadline) {
         absl::StatusOr<ExchangeResult> result =
             deps_.tokens->Exchange(req.app_id(), req.code(), req.include_user_info(), req.lang(), deadline);
@@ -30,7 +30,7 @@ grpc::ServerUnaryReactor* TokenVaultService::Exchange(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* TokenVaultService::Refresh(grpc::CallbackServerContext* ctx,
                                                      const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return ServeUnary<v1::RefreshRequest, v1::RefreshResponse>(
-      ctx, request, response, deps_.pool, *deps_.clock,
+      ctx, request, response, env_, "/wxvault.v1.TokenVault/Refresh",
       [this](const v1::RefreshRequest& req, v1::RefreshResponse* resp, absl::Time deadline) {
         absl::StatusOr<AccessTokenResult> result = deps_.tokens->Refresh(req.app_id(), req.openid(), deadline);
         if (!result.ok()) return result.status();
@@ -44,7 +44,7 @@ grpc::ServerUnaryReactor* TokenVaultService::GetUserInfo(grpc::CallbackServerCon
                                                          const grpc::ByteBuffer* request,
                                                          grpc::ByteBuffer* response) {
   return ServeUnary<v1::GetUserInfoRequest, v1::GetUserInfoResponse>(
-      ctx, request, response, deps_.pool, *deps_.clock,
+      ctx, request, response, env_, "/wxvault.v1.TokenVault/GetUserInfo",
       [this](const v1::GetUserInfoRequest& req, v1::GetUserInfoResponse* resp, absl::Time deadline) {
         absl::StatusOr<UserInfoResult> result = deps_.tokens->GetUserInfo(
             req.app_id(), req.openid(), req.lang(), absl::Seconds(req.max_age_seconds()), deadline);
@@ -59,7 +59,7 @@ grpc::ServerUnaryReactor* TokenVaultService::GetAccessToken(grpc::CallbackServer
                                                             const grpc::ByteBuffer* request,
                                                             grpc::ByteBuffer* response) {
   return ServeUnary<v1::GetAccessTokenRequest, v1::GetAccessTokenResponse>(
-      ctx, request, response, deps_.pool, *deps_.clock,
+      ctx, request, response, env_, "/wxvault.v1.TokenVault/GetAccessToken",
       [this](const v1::GetAccessTokenRequest& req, v1::GetAccessTokenResponse* resp, absl::Time deadline) {
         absl::StatusOr<AccessTokenResult> result = deps_.tokens->GetAccessToken(
             req.app_id(), req.openid(), absl::Seconds(req.min_ttl_seconds()), deadline);
@@ -75,7 +75,7 @@ grpc::ServerUnaryReactor* TokenVaultService::GetAccessToken(grpc::CallbackServer
 grpc::ServerUnaryReactor* TokenVaultService::Revoke(grpc::CallbackServerContext* ctx,
                                                     const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return ServeUnary<v1::RevokeRequest, v1::RevokeResponse>(
-      ctx, request, response, deps_.pool, *deps_.clock,
+      ctx, request, response, env_, "/wxvault.v1.TokenVault/Revoke",
       [this](const v1::RevokeRequest& req, v1::RevokeResponse* resp, absl::Time) {
         absl::StatusOr<bool> existed = deps_.tokens->Revoke(req.app_id(), req.openid());
         if (!existed.ok()) return existed.status();
@@ -93,7 +93,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* TokenVaultService::WatchEvents(grpc:
     absl::StatusOr<const WeChatApp*> app = deps_.apps->Resolve(req.app_id());
     if (!app.ok()) error = app.status();
   }
-  WatchEventsReactor::Deps deps{deps_.store, deps_.notifier, deps_.pool};
+  WatchEventsReactor::Deps deps{deps_.store, deps_.notifier, deps_.pool, deps_.metrics};
   return new WatchEventsReactor(ctx, deps, req.app_id(), req.after_sequence(), error);
 }
 

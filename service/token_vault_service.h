@@ -3,8 +3,9 @@
 // A thin adapter: each unary RPC parses its request, runs the matching
 // TokenService call on the WorkerPool (never on a gRPC callback thread) with
 // the call's deadline (capped at 15 s), converts the result to the response
-// message (service/proto_convert.h) and finishes through ToGrpcStatus, which
-// adds `wxvault-reason` / `wechat-errcode` trailers. Input validation
+// message (service/proto_convert.h) and finishes through RpcCall::Finish,
+// which counts it in the RPC metrics and adds the `x-request-id`,
+// `wxvault-reason` / `wechat-errcode` trailers. Input validation
 // (lengths, charsets, app resolution) happens in TokenService; requests that
 // are not valid protobuf answer INVALID_ARGUMENT (service/unary_call.h).
 // WatchEvents streams the event log (service/watch_events.h).
@@ -21,6 +22,7 @@
 #include "service/app_registry.h"
 #include "service/event_notifier.h"
 #include "service/token_service.h"
+#include "service/unary_call.h"
 #include "service/worker_pool.h"
 #include "vault/clock.h"
 #include "vault/token_store.h"
@@ -44,8 +46,9 @@ class TokenVaultService final : public TokenVaultRawService {
     EventNotifier* notifier = nullptr;
     WorkerPool* pool = nullptr;
     Clock* clock = nullptr;
+    RpcMetrics* metrics = nullptr;  // may be null
   };
-  explicit TokenVaultService(const Deps& deps) : deps_(deps) {}
+  explicit TokenVaultService(const Deps& deps) : deps_(deps), env_{deps.pool, deps.clock, deps.metrics} {}
 
   grpc::ServerUnaryReactor* Exchange(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
@@ -62,6 +65,7 @@ class TokenVaultService final : public TokenVaultRawService {
 
  private:
   const Deps deps_;
+  const UnaryEnv env_;
 };
 
 }  // namespace wxvault::service

@@ -46,9 +46,12 @@ absl::Status SerializeRawResponse(const google::protobuf::Message& message, grpc
   return absl::OkStatus();
 }
 
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const UnaryEnv& env,
+                                      absl::string_view method, const absl::Status& status,
+                                      const CallObserver& observer) {
+  RpcCall call(ctx, method, env.metrics);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status, ctx));
+  reactor->Finish(call.Finish(status, observer));
   return reactor;
 }
 

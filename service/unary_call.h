@@ -4,7 +4,8 @@
 //   grpc::ServerUnaryReactor* Foo(grpc::CallbackServerContext* ctx,
 //                                 const grpc::ByteBuffer* request,
 //                                 grpc::ByteBuffer* response) override {
-//     return ServeUnary<FooRequest, FooResponse>(ctx, request, response, pool_,
+//     return ServeUnary<FooRequest, FooResponse>(ctx, request, response, env_,
+//         "/pkg.Service/Foo",
 //         [this](const FooRequest& req, FooResponse* resp, absl::Time deadline) {
 //           return ...;  // absl::Status; runs on a worker thread
 //         });
@@ -15,7 +16,10 @@
 // is answered INVALID_ARGUMENT with a wxvault-reason instead of the runtime's
 // bare UNIMPLEMENTED (DESIGN §6a). The request is parsed on the callback
 // thread (it is at most the server's 64 KiB message limit); the work runs on
-// the WorkerPool; the reply, errors included, goes through ToGrpcStatus.
+// the WorkerPool; the reply, errors included, goes through RpcCall::Finish
+// (request id trailer, per-RPC metrics, audit observer, ToGrpcStatus). The
+// work runs with the call's log fields (request_id, method, peer) installed,
+// so every line it logs names the request.
 //
 // Deadlines: `deadline` is on `clock`'s time line: clock->Now() + the time
 // left on the gRPC deadline, capped at 15 s (CallDeadline).
@@ -37,7 +41,8 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "google/protobuf/message.h"
-#include "service/grpc_status.h"
+#include "service/log.h"
+#include "service/rpc_call.h"
 #include "service/worker_pool.h"
 #include "vault/clock.h"
 
@@ -57,40 +62,45 @@ absl::Status ParseRawRequest(const grpc::ByteBuffer* raw, google::protobuf::Mess
 // Serializes `message` into `raw`. Errors: INTERNAL.
 absl::Status SerializeRawResponse(const google::protobuf::Message& message, grpc::ByteBuffer* raw);
 
-// Finishes the call at once with `status`; returns the reactor.
-grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const absl::Status& status);
-
-// Called with the final status of a call just before it is finished (for
-// audit logs). May be empty.
-using CallObserver = std::function<void(const absl::Status&)>;
+// What ServeUnary needs from the service that serves the call.
+struct UnaryEnv {
+  WorkerPool* pool = nullptr;
+  const Clock* clock = nullptr;
+  RpcMetrics* metrics = nullptr;  // may be null
+};
 
 template <typename Request, typename Response>
 using UnaryWork = std::function<absl::Status(const Request&, Response*, absl::Time deadline)>;
 
-// Parses the request, runs `work` on `pool`, serializes and finishes.
+// Finishes the call of `method` at once with `status` (e.g. a refused
+// credential), through RpcCall::Finish; returns the reactor.
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const UnaryEnv& env,
+                                      absl::string_view method, const absl::Status& status,
+                                      const CallObserver& observer = nullptr);
+
+// Parses the request, runs `work` on env.pool, serializes and finishes.
+// `method`: "/pkg.Service/Method", a string literal.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw_request,
-                                     grpc::ByteBuffer* raw_response, WorkerPool* pool, const Clock& clock,
+                                     grpc::ByteBuffer* raw_response, const UnaryEnv& env, absl::string_view method,
                                      UnaryWork<Request, Response> work, CallObserver observer = nullptr) {
+  auto call = std::make_shared<RpcCall>(ctx, method, env.metrics);
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto request = std::make_shared<Request>();
   if (absl::Status parsed = ParseRawRequest(raw_request, request.get()); !parsed.ok()) {
-    if (observer) observer(parsed);
-    return FinishUnary(ctx, parsed);
+    reactor->Finish(call->Finish(parsed, observer));
+    return reactor;
   }
-  const absl::Time deadline = CallDeadline(*ctx, clock);
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::Status queued = pool->Submit([ctx, reactor, raw_response, request, deadline, work = std::move(work),
-                                      observer]() {
+  const absl::Time deadline = CallDeadline(*ctx, *env.clock);
+  absl::Status queued = env.pool->Submit([call, reactor, raw_response, request, deadline, work = std::move(work),
+                                          observer]() {
+    ScopedLogFields scope(call->log_fields());
     Response response;
     absl::Status status = work(*request, &response, deadline);
     if (status.ok()) status = SerializeRawResponse(response, raw_response);
-    if (observer) observer(status);
-    reactor->Finish(ToGrpcStatus(status, ctx));
+    reactor->Finish(call->Finish(status, observer));
   });
-  if (!queued.ok()) {
-    if (observer) observer(queued);
-    reactor->Finish(ToGrpcStatus(queued, ctx));
-  }
+  if (!queued.ok()) reactor->Finish(call->Finish(queued, observer));
   return reactor;
 }
 

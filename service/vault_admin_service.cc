@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "service/error_reason.h"
 #include "service/grpc_status.h"
@@ -39,30 +40,44 @@ void AddCount(vault::RecordState state, uint64_t count, v1::TokenCounts* counts)
   }
 }
 
+// The kind of credential a call presented (never the credential itself).
+absl::string_view CredentialKind(const grpc::ServerContextBase& ctx) {
+  const auto& metadata = ctx.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return "none";
+  const absl::string_view value(it->second.data(), it->second.size());
+  return absl::StartsWithIgnoreCase(value, "bearer ") ? "bearer" : "other";
+}
+
 }  // namespace
 
 template <typename Request, typename Response>
-grpc::ServerUnaryReactor* VaultAdminService::Serve(const char* method, grpc::CallbackServerContext* ctx,
+grpc::ServerUnaryReactor* VaultAdminService::Serve(absl::string_view method, grpc::CallbackServerContext* ctx,
                                                    const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
                                                    UnaryWork<Request, Response> work) {
-  // The audit line: who, what, result. Never secrets (requests hold none).
-  auto audit = [method, peer = ctx->peer()](const absl::Status& status) {
-    WXV_LOG(INFO) << "audit: admin " << method << " peer=" << peer << " result="
-                  << absl::StatusCodeToString(status.code())
-                  << (status.ok() ? std::string() : absl::StrCat(" reason=", WireReason(status)));
+  // The audit line: who, what, result. Never secrets (requests hold none;
+  // the credential is named by kind only). It runs inside the call's log
+  // scope, so it also carries request_id, method and peer. Written whatever
+  // --log_level says.
+  auto audit = [method, peer = ctx->peer(), credential = CredentialKind(*ctx)](const absl::Status& status) {
+    const std::string result(absl::StatusCodeToString(status.code()));
+    LogMessage line(LogLevel::kInfo, __FILE__, __LINE__);
+    line.stream() << LogField("audit", true) << LogField("who", peer) << LogField("credential", credential)
+                  << LogField("what", method) << LogField("result", result);
+    if (!status.ok()) line.stream() << LogField("reason", WireReason(status));
+    line.stream() << "audit: admin " << method.substr(method.rfind('/') + 1) << " " << result;
   };
+  const UnaryEnv env{deps_.pool, deps_.clock, deps_.metrics};
   if (absl::Status allowed = deps_.auth->Check(*ctx); !allowed.ok()) {
-    audit(allowed);
-    return FinishUnary(ctx, allowed);
+    return FinishUnary(ctx, env, method, allowed, audit);
   }
-  return ServeUnary<Request, Response>(ctx, request, response, deps_.pool, *deps_.clock, std::move(work),
-                                       std::move(audit));
+  return ServeUnary<Request, Response>(ctx, request, response, env, method, std::move(work), std::move(audit));
 }
 
 grpc::ServerUnaryReactor* VaultAdminService::ListTokens(grpc::CallbackServerContext* ctx,
                                                         const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return Serve<v1::ListTokensRequest, v1::ListTokensResponse>(
-      "ListTokens", ctx, request, response,
+      "/wxvault.v1.VaultAdmin/ListTokens", ctx, request, response,
       [this](const v1::ListTokensRequest& req, v1::ListTokensResponse* resp, absl::Time) {
         return DoListTokens(req, resp);
       });
@@ -71,7 +86,7 @@ grpc::ServerUnaryReactor* VaultAdminService::ListTokens(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* VaultAdminService::GetToken(grpc::CallbackServerContext* ctx,
                                                       const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return Serve<v1::GetTokenRequest, v1::GetTokenResponse>(
-      "GetToken", ctx, request, response,
+      "/wxvault.v1.VaultAdmin/GetToken", ctx, request, response,
       [this](const v1::GetTokenRequest& req, v1::GetTokenResponse* resp, absl::Time) { return DoGetToken(req, resp); });
 }
 
@@ -79,7 +94,7 @@ grpc::ServerUnaryReactor* VaultAdminService::GetVaultStatus(grpc::CallbackServer
                                                             const grpc::ByteBuffer* request,
                                                             grpc::ByteBuffer* response) {
   return Serve<v1::GetVaultStatusRequest, v1::GetVaultStatusResponse>(
-      "GetVaultStatus", ctx, request, response,
+      "/wxvault.v1.VaultAdmin/GetVaultStatus", ctx, request, response,
       [this](const v1::GetVaultStatusRequest&, v1::GetVaultStatusResponse* resp, absl::Time) {
         return DoGetVaultStatus(resp);
       });
@@ -88,7 +103,7 @@ grpc::ServerUnaryReactor* VaultAdminService::GetVaultStatus(grpc::CallbackServer
 grpc::ServerUnaryReactor* VaultAdminService::RewrapAll(grpc::CallbackServerContext* ctx,
                                                        const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return Serve<v1::RewrapAllRequest, v1::RewrapAllResponse>(
-      "RewrapAll", ctx, request, response,
+      "/wxvault.v1.VaultAdmin/RewrapAll", ctx, request, response,
       [this](const v1::RewrapAllRequest& req, v1::RewrapAllResponse* resp, absl::Time deadline) {
         return deps_.maintenance->RewrapAll(req, deadline, resp);
       });
@@ -98,7 +113,7 @@ grpc::ServerUnaryReactor* VaultAdminService::CreateBackup(grpc::CallbackServerCo
                                                           const grpc::ByteBuffer* request,
                                                           grpc::ByteBuffer* response) {
   return Serve<v1::CreateBackupRequest, v1::CreateBackupResponse>(
-      "CreateBackup", ctx, request, response,
+      "/wxvault.v1.VaultAdmin/CreateBackup", ctx, request, response,
       [this](const v1::CreateBackupRequest& req, v1::CreateBackupResponse* resp, absl::Time) {
         return deps_.maintenance->CreateBackup(req, resp);
       });
@@ -107,7 +122,7 @@ grpc::ServerUnaryReactor* VaultAdminService::CreateBackup(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* VaultAdminService::Compact(grpc::CallbackServerContext* ctx,
                                                      const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
   return Serve<v1::CompactRequest, v1::CompactResponse>(
-      "Compact", ctx, request, response,
+      "/wxvault.v1.VaultAdmin/Compact", ctx, request, response,
       [this](const v1::CompactRequest&, v1::CompactResponse* resp, absl::Time) {
         return deps_.maintenance->Compact(resp);
       });

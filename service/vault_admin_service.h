@@ -7,9 +7,10 @@
 //   GetVaultStatus  counters the store maintains (never a scan), keyring,
 //                   schedule backlog, upstream pauses, event log range
 //   RewrapAll, CreateBackup, Compact   VaultMaintenance
-// One audit log line per call: who (the gRPC peer), what (the method and,
-// where it matters, the target), the result (status code and reason). No
-// secrets are logged or returned.
+// One audit log line per call (JSON, level info, "audit": true): who (the
+// gRPC peer, and the kind of credential presented: bearer / none / other),
+// what (the full method), the result (status code and reason), plus the
+// call's request_id. No secrets are logged or returned.
 //
 // Errors: those of proto/wxvault/v1/vault_admin.proto; the admin ones
 // (UNAUTHENTICATED / ADMIN_CREDENTIAL_MISSING, PERMISSION_DENIED /
@@ -59,6 +60,7 @@ class VaultAdminService final : public VaultAdminRawService {
     absl::Time started_at;
     // The background refresher, for its in-flight count; may be null.
     const Refresher* refresher = nullptr;
+    RpcMetrics* metrics = nullptr;  // may be null
   };
   explicit VaultAdminService(Deps deps) : deps_(std::move(deps)) {}
 
@@ -78,7 +80,7 @@ class VaultAdminService final : public VaultAdminRawService {
  private:
   // Authorizes, audits and serves one admin call.
   template <typename Request, typename Response>
-  grpc::ServerUnaryReactor* Serve(const char* method, grpc::CallbackServerContext* ctx,
+  grpc::ServerUnaryReactor* Serve(absl::string_view method, grpc::CallbackServerContext* ctx,
                                   const grpc::ByteBuffer* request, grpc::ByteBuffer* response,
                                   UnaryWork<Request, Response> work);
 

@@ -15,7 +15,10 @@ namespace wxvault::service {
 
 WatchEventsReactor::WatchEventsReactor(grpc::CallbackServerContext* ctx, const Deps& deps, std::string app_id,
                                        uint64_t after_sequence, const absl::Status& error)
-    : ctx_(ctx), deps_(deps), app_id_(std::move(app_id)), cursor_(after_sequence) {
+    : deps_(deps),
+      call_(ctx, "/wxvault.v1.TokenVault/WatchEvents", deps.metrics, /*unary=*/false),
+      app_id_(std::move(app_id)),
+      cursor_(after_sequence) {
   // Lock order: the notifier's lock, then mu_. Never call the notifier with
   // mu_ held.
   const bool subscribed = error.ok() && deps_.notifier->Subscribe(this);
@@ -38,6 +41,7 @@ bool WatchEventsReactor::IdleLocked() const { return !finished_ && !writing_ && 
 bool WatchEventsReactor::SubmitLocked(std::function<void()> body) {
   task_pending_ = true;
   absl::Status queued = deps_.pool->Submit([this, body = std::move(body)] {
+    ScopedLogFields scope(call_.log_fields());
     body();
     Action action;
     {
@@ -78,7 +82,7 @@ void WatchEventsReactor::Run(const Action& action) {
   if (action.kind == Action::kWrite) {
     StartWrite(&current_);
   } else if (action.kind == Action::kFinish) {
-    Finish(ToGrpcStatus(action.status, ctx_));
+    Finish(call_.Finish(action.status));
   }
 }
 

@@ -13,6 +13,10 @@
 // it processed). A resume point beyond the newest event, or older than the
 // retained log, answers OUT_OF_RANGE / SEQUENCE_OUT_OF_RANGE.
 //
+// Every stream is an RpcCall: it gets a request id (trailer `x-request-id`,
+// and the log fields of its worker tasks) and is counted in
+// wxvault_rpc_total when it ends (no latency histogram for streams).
+//
 // Ownership: created with `new` by the handler and returned to gRPC; it
 // deletes itself in OnDone. The dependencies must outlive every stream (the
 // server shuts down before they are destroyed).
@@ -35,6 +39,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "service/event_notifier.h"
+#include "service/rpc_call.h"
 #include "service/worker_pool.h"
 #include "vault/token_store.h"
 
@@ -46,6 +51,7 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
     vault::TokenStore* store = nullptr;
     EventNotifier* notifier = nullptr;
     WorkerPool* pool = nullptr;
+    RpcMetrics* metrics = nullptr;  // may be null
   };
   // Events read from the log per batch.
   static constexpr size_t kBatchSize = 256;
@@ -84,8 +90,8 @@ class WatchEventsReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffe
   absl::Status CheckResumePoint();
   bool IdleLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  grpc::CallbackServerContext* const ctx_;
   const Deps deps_;
+  RpcCall call_;
   const std::string app_id_;
 
   absl::Mutex mu_;

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/types/optional.h"
 #include "service/error_reason.h"
 #include "service/log.h"
@@ -183,6 +184,7 @@ absl::Status WeChatClient::Call(
                        reason::kUpstreamUnavailable);
     }
     HttpRequest request{url, std::min(options_.per_attempt_timeout, end - now)};
+    const absl::Time attempt_start = absl::Now();  // wall time, for metrics only
     absl::StatusOr<HttpResponse> response = deps_.http->Get(request);
     absl::Status status;
     if (!response.ok()) {
@@ -192,6 +194,7 @@ absl::Status WeChatClient::Call(
     } else {
       status = handle_body(response->body);
     }
+    if (deps_.observer != nullptr) deps_.observer->OnAttempt(endpoint, status, absl::Now() - attempt_start);
     if (status.ok()) return status;
     if (WeChatErrcodeOf(status) == 45011) {
       deps_.limiter->PauseEndpoint(

@@ -71,6 +71,17 @@ struct WeChatApp {
   std::string secret;
 };
 
+// Told about every HTTP attempt to WeChat, for metrics. Implementations must
+// be thread-safe and cheap (they run on the calling thread).
+class WeChatCallObserver {
+ public:
+  virtual ~WeChatCallObserver() = default;
+  // `status`: the attempt's outcome as the client classified it (OK, or the
+  // error with its reason and wechat-errcode payloads; never a secret).
+  // `elapsed`: wall time of the HTTP exchange and the parsing of its body.
+  virtual void OnAttempt(WeChatEndpoint endpoint, const absl::Status& status, absl::Duration elapsed) = 0;
+};
+
 struct WeChatRetryPolicy {
   // Attempts per call, the first included. 1 disables retries.
   int max_attempts = 4;
@@ -101,6 +112,7 @@ class WeChatClient {
     RateLimiter* limiter = nullptr;
     Sleeper* sleeper = RealSleeper::Get();
     JitterSource* jitter = BitGenJitterSource::Default();
+    WeChatCallObserver* observer = nullptr;  // optional
   };
 
   // Errors: INVALID_ARGUMENT for invalid options or a missing dependency.

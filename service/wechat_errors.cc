@@ -83,6 +83,37 @@ bool IsKeptPunctuation(char c) {
 
 }  // namespace
 
+absl::string_view WeChatErrorClassName(WeChatErrorClass error_class) {
+  switch (error_class) {
+    case C::kInvalidCode:
+      return "invalid_code";
+    case C::kCodeUsed:
+      return "code_used";
+    case C::kCodeExpired:
+      return "code_expired";
+    case C::kAccessTokenInvalid:
+      return "access_token_invalid";
+    case C::kReauthRequired:
+      return "reauth";
+    case C::kAppMisconfigured:
+      return "app_misconfigured";
+    case C::kDailyQuota:
+    case C::kMinuteQuota:
+      return "rate_limited";
+    case C::kBusy:
+      return "unavailable";
+    case C::kPermission:
+      return "permission_denied";
+    case C::kInvalidOpenid:
+      return "invalid_openid";
+    case C::kMissingParameter:
+      return "bad_request";
+    case C::kUnknown:
+      break;
+  }
+  return "unknown_errcode";
+}
+
 WeChatErrorInfo ClassifyWeChatErrcode(int errcode) {
   for (const WeChatErrorInfo& info : kTable) {
     if (info.errcode == errcode) return info;

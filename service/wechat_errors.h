@@ -56,6 +56,13 @@ enum class WeChatErrorClass {
   kUnknown,             // an errcode not in the table
 };
 
+// A short snake_case name for `error_class`, used as a metric label:
+// invalid_code, code_used, code_expired, access_token_invalid, reauth,
+// app_misconfigured, rate_limited (daily and minute quota), unavailable
+// (busy), permission_denied, invalid_openid, bad_request (missing
+// parameter), unknown_errcode.
+absl::string_view WeChatErrorClassName(WeChatErrorClass error_class);
+
 struct WeChatErrorInfo {
   int errcode;
   WeChatErrorClass error_class;

@@ -141,8 +141,12 @@ int Run(const Flags& flags) {
     std::fprintf(stderr, "grpc_bench: fake WeChat: %s\n", fake.status().ToString().c_str());
     return 1;
   }
-  integration::WxvaultdOptions options{dir.Sub("vault"), key_file, (*fake)->base_url(), "127.0.0.1:0",
-                                       {"--upstream_qps=100000", "--log_level=warning"}};
+  integration::WxvaultdOptions options;
+  options.data_dir = dir.Sub("vault");
+  options.key_file = key_file;
+  options.wechat_api_base = (*fake)->base_url();
+  options.listen = "127.0.0.1:0";
+  options.extra_args = {"--upstream_qps=100000", "--log_level=warning"};
   if (flags.worker_threads > 0) {
     options.extra_args.push_back(absl::StrCat("--worker_threads=", flags.worker_threads));
   }

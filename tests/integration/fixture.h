@@ -40,15 +40,17 @@ class VaultTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<FakeWeChatProcess>> fake = FakeWeChatProcess::Start(FakeArgs());
     ASSERT_TRUE(fake.ok()) << fake.status();
     fake_ = *std::move(fake);
-    StartServer();
+    StartServer(ServerArgs());
   }
 
   virtual std::vector<std::string> FakeArgs() { return {}; }
+  // Extra flags of the server SetUp starts.
+  virtual std::vector<std::string> ServerArgs() { return {}; }
 
   // (Re)starts wxvaultd on the same data dir and key file.
   void StartServer(const std::vector<std::string>& extra_args = {}, const std::string& listen = "") {
     server_.reset();
-    WxvaultdOptions options{data_dir_, key_file_, fake_->base_url(), listen, extra_args};
+    WxvaultdOptions options{data_dir_, key_file_, fake_->base_url(), listen, extra_args, stderr_file_};
     absl::StatusOr<std::unique_ptr<WxvaultdProcess>> server = WxvaultdProcess::Start(options, secret_file_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -81,6 +83,7 @@ class VaultTest : public ::testing::Test {
   std::string data_dir_;
   std::string key_file_;
   std::string secret_file_;
+  std::string stderr_file_;  // set before SetUp to keep wxvaultd's stderr apart
   std::unique_ptr<FakeWeChatProcess> fake_;
   std::unique_ptr<WxvaultdProcess> server_;
   std::unique_ptr<wxvault::v1::TokenVault::Stub> vault_;

@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "httplib.h"
 
@@ -38,9 +40,15 @@ const bool kFastBackupPoll = setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std::string>& argv) {
+absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vector<std::string>& argv,
+                                                                  const std::string& stderr_file) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return absl::InternalError("pipe failed");
+  int err_fd = -1;
+  if (!stderr_file.empty()) {
+    err_fd = open(stderr_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (err_fd < 0) return absl::InternalError("cannot open " + stderr_file);
+  }
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
@@ -49,7 +57,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vec
   if (pid == 0) {
     // Child: stdout and stderr into the pipe; default signal dispositions.
     dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
+    dup2(err_fd >= 0 ? err_fd : fds[1], STDERR_FILENO);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -57,6 +65,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(const std::vec
     _exit(127);
   }
   close(fds[1]);
+  if (err_fd >= 0) close(err_fd);
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, fds[0]));
 }
 
@@ -186,16 +195,18 @@ absl::StatusOr<std::unique_ptr<WxvaultdProcess>> WxvaultdProcess::Start(const Wx
                                    "--app_secret_file=" + secret_file, "--worker_threads=4",
                                    "--shutdown_grace=5s"};
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv);
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(argv, options.stderr_file);
   if (!child.ok()) return child.status();
   std::optional<std::string> line = (*child)->WaitForLine("wxvaultd: serving on ", kStartTimeout);
   if (!line.has_value()) {
     (*child)->Terminate();
-    return absl::InternalError(absl::StrCat("wxvaultd did not start:\n", (*child)->Output()));
+    return absl::InternalError(absl::StrCat("wxvaultd did not start:\n", (*child)->Output(),
+                                            options.stderr_file.empty() ? "" : ReadFile(options.stderr_file)));
   }
   auto process = std::unique_ptr<WxvaultdProcess>(new WxvaultdProcess());
   process->child_ = *std::move(child);
   process->address_ = line->substr(line->find("serving on ") + 11);
+  process->metrics_url_ = PrintedMetricsUrl(process->child_->Output());
   process->channel_ = PlaintextChannel(process->address_);
   return process;
 }
@@ -225,6 +236,49 @@ int WxvaultdProcess::Stop() {
 }
 
 std::string WxvaultdBinary() { return WXVAULT_WXVAULTD_BIN; }
+
+int HttpGet(const std::string& url, std::string* body, std::string* content_type) {
+  std::smatch match;
+  if (!std::regex_match(url, match, std::regex("http://([^/]+)(/.*)"))) return 0;
+  httplib::Client client("http://" + match[1].str());
+  client.set_connection_timeout(10, 0);
+  client.set_read_timeout(10, 0);
+  httplib::Result result = client.Get(match[2].str());
+  if (!result) return 0;
+  *body = result->body;
+  if (content_type != nullptr) *content_type = result->get_header_value("Content-Type");
+  return result->status;
+}
+
+std::string PrintedMetricsUrl(const std::string& output) {
+  std::smatch match;
+  if (!std::regex_search(output, match, std::regex("wxvaultd: metrics on (http://\\S+)"))) return "";
+  return match[1];
+}
+
+LogLines ParseLogLines(const std::string& text) {
+  LogLines lines;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    absl::StatusOr<wxvault::service::JsonValue> record = wxvault::service::ParseJson(line);
+    const bool ok = record.ok() && record->is_object() && record->keys().size() >= 3 &&
+                    record->keys()[0] == "time" && record->keys()[1] == "level" && record->keys()[2] == "msg" &&
+                    record->Find("time")->is_string() && record->Find("level")->is_string() &&
+                    record->Find("msg")->is_string();
+    if (ok) {
+      lines.records.push_back(*std::move(record));
+    } else {
+      lines.bad.emplace_back(line);
+    }
+  }
+  return lines;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
 
 std::shared_ptr<grpc::Channel> PlaintextChannel(const std::string& address) {
   return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());

@@ -5,7 +5,9 @@
 //                      through its HTTP /control surface
 //   WxvaultdProcess    wxvaultd on a Unix socket in a temp dir (no port
 //                      discovery), started against the fake; Start() returns
-//                      once it printed "serving on" (or exited)
+//                      once it printed "serving on" (or exited), and knows
+//                      the /metrics URL it printed (--metrics_listen)
+//   HttpGet, ParseLogLines  a plain HTTP GET; wxvaultd's JSON log lines
 // Nothing here sleeps to let time pass: waits are for output lines, with a
 // bound.
 //
@@ -27,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "service/json.h"
 #include "wxvault/v1/token_vault.grpc.pb.h"
 #include "wxvault/v1/vault_admin.grpc.pb.h"
 
@@ -38,8 +41,11 @@ inline constexpr absl::Duration kStartTimeout = absl::Seconds(30);
 // A child process whose stdout and stderr are captured (merged).
 class ChildProcess {
  public:
-  // Starts `argv` (argv[0] is the path). Errors: INTERNAL when fork/exec fails.
-  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv);
+  // Starts `argv` (argv[0] is the path). With `stderr_file`, the child's
+  // stderr goes to that file (created or truncated) instead of the capture.
+  // Errors: INTERNAL when fork/exec fails.
+  static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(const std::vector<std::string>& argv,
+                                                             const std::string& stderr_file = "");
   ~ChildProcess();  // kills (SIGKILL) a child still running
 
   // Waits until a line containing `needle` has been printed; returns it.
@@ -100,6 +106,7 @@ struct WxvaultdOptions {
   std::string wechat_api_base;
   std::string listen;  // default: unix:<data_dir>/../wxvaultd-<n>.sock
   std::vector<std::string> extra_args;
+  std::string stderr_file;  // non-empty: stderr goes there, not to Output()
 };
 
 // wxvaultd as a child process.
@@ -114,6 +121,8 @@ class WxvaultdProcess {
   static int RunToExit(const std::vector<std::string>& args, std::string* output);
 
   const std::string& address() const { return address_; }
+  // "http://127.0.0.1:PORT/metrics" as printed; empty without --metrics_listen.
+  const std::string& metrics_url() const { return metrics_url_; }
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
   std::unique_ptr<wxvault::v1::TokenVault::Stub> TokenVault() const;
   std::unique_ptr<wxvault::v1::VaultAdmin::Stub> VaultAdmin() const;
@@ -124,8 +133,27 @@ class WxvaultdProcess {
  private:
   std::unique_ptr<ChildProcess> child_;
   std::string address_;
+  std::string metrics_url_;
   std::shared_ptr<grpc::Channel> channel_;
 };
+
+// GET `url` ("http://host:port/path"); the HTTP status (0 on a transport
+// error), with the body in `body` and the Content-Type in `content_type`.
+int HttpGet(const std::string& url, std::string* body, std::string* content_type = nullptr);
+
+// The /metrics URL in a "wxvaultd: metrics on <url>" line of `output`, or "".
+std::string PrintedMetricsUrl(const std::string& output);
+
+// wxvaultd's log: one JSON object per line with string "time", "level" and
+// "msg". `records` holds the lines that are; `bad` the lines that are not.
+struct LogLines {
+  std::vector<wxvault::service::JsonValue> records;
+  std::vector<std::string> bad;
+};
+LogLines ParseLogLines(const std::string& text);
+
+// Reads a whole file ("" when it cannot be read).
+std::string ReadFile(const std::string& path);
 
 // Path of the wxvaultd binary under test.
 std::string WxvaultdBinary();

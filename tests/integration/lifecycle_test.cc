@@ -139,23 +139,28 @@ TEST(WxvaultdFlags, ABadFlagStopsStartUpWithOneLineNamingIt) {
     std::string expected_start;
   };
   const std::vector<Case> cases = {
-      {"--renew_before=5000h", "wxvaultd: --renew_before:"},
-      {"--refresh_token_ttl=soon", "wxvaultd: --refresh_token_ttl:"},
-      {"--upstream_qps=-1", "wxvaultd: --upstream_qps:"},
-      {"--no_such_flag=1", "wxvaultd: --no_such_flag:"},
-      {"--app_secret_file=" + dir.Sub("missing"), "wxvaultd: --app_secret_file:"},
-      {"--master_key_file=" + dir.Sub("missing"), "wxvaultd: --master_key_file:"},
-      {"--admin_token_file=" + dir.path(), "wxvaultd: --admin_token_file:"},
-      {"--listen=nonsense", "wxvaultd: --listen:"},
-      {"--tls_cert_file=" + dir.Sub("k"), "wxvaultd: --tls_key_file:"},
+      {"--renew_before=5000h", "--renew_before:"},
+      {"--refresh_token_ttl=soon", "--refresh_token_ttl:"},
+      {"--upstream_qps=-1", "--upstream_qps:"},
+      {"--no_such_flag=1", "--no_such_flag:"},
+      {"--app_secret_file=" + dir.Sub("missing"), "--app_secret_file:"},
+      {"--master_key_file=" + dir.Sub("missing"), "--master_key_file:"},
+      {"--admin_token_file=" + dir.path(), "--admin_token_file:"},
+      {"--listen=nonsense", "--listen:"},
+      {"--metrics_listen=unix:/tmp/m.sock", "--metrics_listen:"},
+      {"--tls_cert_file=" + dir.Sub("k"), "--tls_key_file:"},
   };
   for (const Case& c : cases) {
     std::vector<std::string> args = good;
     args.push_back(c.flag);
     std::string output;
     EXPECT_NE(WxvaultdProcess::RunToExit(args, &output), 0) << c.flag;
+    // One JSON error line (stderr is JSON lines) whose msg starts with the flag.
     ASSERT_THAT(Lines(output), ::testing::SizeIs(1)) << c.flag << ": " << output;
-    EXPECT_EQ(output.rfind(c.expected_start, 0), 0u) << c.flag << ": " << output;
+    const LogLines log = ParseLogLines(output);
+    ASSERT_EQ(log.records.size(), 1u) << c.flag << ": " << output;
+    EXPECT_EQ(log.records[0].Find("level")->string_value(), "error") << output;
+    EXPECT_EQ(log.records[0].Find("msg")->string_value().rfind(c.expected_start, 0), 0u) << c.flag << ": " << output;
   }
   std::string help;
   EXPECT_EQ(WxvaultdProcess::RunToExit({"--help"}, &help), 0);
@@ -168,10 +173,14 @@ TEST(WxvaultdFlags, ABadFlagStopsStartUpWithOneLineNamingIt) {
   }
 }
 
+// The must-show: --demo with --metrics_listen serves Prometheus text
+// with RPC metrics, and stderr is JSON lines (the banner is on stdout).
 TEST(WxvaultdDemo, ServesTheBannerCommandsFlow) {
   testing::TempDir dir;
-  absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(
-      {WxvaultdBinary(), "--demo", "--listen=127.0.0.1:0", "--data_dir=" + dir.Sub("demo")});
+  absl::StatusOr<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start({WxvaultdBinary(), "--demo", "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+                           "--data_dir=" + dir.Sub("demo")},
+                          dir.Sub("stderr"));
   ASSERT_TRUE(child.ok());
   std::optional<std::string> serving = (*child)->WaitForLine("wxvaultd: serving on ", kStartTimeout);
   ASSERT_TRUE(serving.has_value()) << (*child)->Output();
@@ -206,7 +215,22 @@ TEST(WxvaultdDemo, ServesTheBannerCommandsFlow) {
   ctx = Context();
   ASSERT_TRUE(v1::VaultAdmin::NewStub(channel)->ListTokens(ctx.get(), v1::ListTokensRequest(), &tokens).ok());
   EXPECT_EQ(tokens.tokens_size(), 1);
+  const std::string metrics_url = PrintedMetricsUrl(banner);
+  ASSERT_FALSE(metrics_url.empty()) << banner;
+  std::string metrics;
+  ASSERT_EQ(HttpGet(metrics_url, &metrics), 200);
+  EXPECT_THAT(metrics, HasSubstr("# TYPE wxvault_rpc_total counter\n"));
+  EXPECT_THAT(metrics, HasSubstr("wxvault_rpc_total{method=\"/wxvault.v1.TokenVault/Exchange\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("wxvault_rpc_total{method=\"/wxvault.v1.VaultAdmin/ListTokens\",code=\"OK\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("wxvault_rpc_duration_seconds_count{method=\"/wxvault.v1.TokenVault/Exchange\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("wxvault_tokens{state=\"active\"} 1\n"));
+  EXPECT_THAT(metrics, Not(HasSubstr("o_demo_user_1")));
+  EXPECT_THAT(metrics, Not(HasSubstr(login.access_token())));
   EXPECT_EQ((*child)->Terminate(), 0);
+  const LogLines log = ParseLogLines(ReadFile(dir.Sub("stderr")));
+  EXPECT_THAT(log.bad, IsEmpty());
+  EXPECT_GE(log.records.size(), 3u);
+  EXPECT_THAT(ReadFile(dir.Sub("stderr")), Not(HasSubstr(login.access_token())));
 }
 
 TEST_F(VaultTest, ShutdownEndsWatchStreamsAndExitsCleanly) {

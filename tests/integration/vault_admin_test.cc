@@ -38,6 +38,9 @@ TEST_F(VaultTest, AdminOverTcpNeedsTheBearerToken) {
   // The audit log names the calls and their results, never the token.
   const std::string log = server_->child().Output();
   EXPECT_THAT(log, ::testing::HasSubstr("audit: admin GetVaultStatus"));
+  EXPECT_THAT(log, ::testing::HasSubstr("\"audit\":true"));
+  EXPECT_THAT(log, ::testing::HasSubstr("\"what\":\"/wxvault.v1.VaultAdmin/GetVaultStatus\""));
+  EXPECT_THAT(log, ::testing::HasSubstr("\"credential\":\"bearer\""));
   EXPECT_THAT(log, ::testing::HasSubstr("ADMIN_CREDENTIAL_INVALID"));
   EXPECT_THAT(log, Not(::testing::HasSubstr("s3cret-admin-token")));
 }
@@ -173,7 +176,7 @@ TEST_F(VaultTest, BackupRestoresOnANewServer) {
 
 TEST_F(VaultTest, HealthOnTheMainAndTheHealthListener) {
   StartServer({"--health_listen=127.0.0.1:0"});
-  std::optional<std::string> line = server_->child().WaitForLine("health serving on ", kStartTimeout);
+  std::optional<std::string> line = server_->child().WaitForLine("wxvaultd: health serving on ", kStartTimeout);
   ASSERT_TRUE(line.has_value());
   const std::string health_address = line->substr(line->find("health serving on ") + 18);
   for (const std::string& address : {health_address, server_->address()}) {

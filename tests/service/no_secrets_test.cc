@@ -1,10 +1,14 @@
 // Drives every failing path of the WeChat client (and the fake, logging its
 // requests) while capturing all of stderr, then checks that no app secret,
-// code, access token or refresh token appears in any log line or Status.
+// code, access token or refresh token appears in any log line or Status,
+// and that every log line of wxvault's is one JSON object.
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "service/json.h"
 #include "service/log.h"
 #include "tests/service/test_support.h"
 
@@ -111,6 +115,16 @@ TEST(NoSecretsTest, NoSecretInAnyLogLineOrStatus) {
                             "refresh_token=", "?appid"}) {
     EXPECT_EQ(all.find(query), std::string::npos) << "leaked query " << query;
   }
+  // Every wxvault line is one JSON object (the fake logs plain text).
+  size_t json_lines = 0;
+  for (absl::string_view line : absl::StrSplit(logs, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(line, "fake-wechat: ")) continue;
+    absl::StatusOr<JsonValue> record = ParseJson(line);
+    ASSERT_TRUE(record.ok() && record->is_object()) << line;
+    ASSERT_NE(record->Find("msg"), nullptr) << line;
+    ++json_lines;
+  }
+  EXPECT_GT(json_lines, 10u);
 }
 
 TEST(NoSecretsTest, RedactUrlDropsQueryFragmentAndUserinfo) {

@@ -1,0 +1,78 @@
+#include "service/rpc_call.h"
+
+#include <cstdint>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "service/grpc_status.h"
+#include "service/server_metrics.h"
+
+namespace wxvault::service {
+namespace {
+
+constexpr size_t kMaxRequestIdLength = 64;
+
+bool IsRequestIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '-';
+}
+
+// Codes that point at a bug or broken storage rather than at the caller.
+bool IsServerFault(absl::StatusCode code) {
+  return code == absl::StatusCode::kInternal || code == absl::StatusCode::kUnknown ||
+         code == absl::StatusCode::kDataLoss;
+}
+
+}  // namespace
+
+bool IsValidRequestId(absl::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (char c : id) {
+    if (!IsRequestIdChar(c)) return false;
+  }
+  return true;
+}
+
+std::string NewRequestId() {
+  thread_local absl::BitGen gen;
+  const uint64_t high = absl::Uniform<uint64_t>(gen);
+  const uint64_t low = absl::Uniform<uint64_t>(gen);
+  return absl::StrCat(absl::Hex(high, absl::kZeroPad16), absl::Hex(low, absl::kZeroPad16));
+}
+
+RpcCall::RpcCall(grpc::ServerContextBase* ctx, absl::string_view method, RpcMetrics* metrics, bool unary)
+    : ctx_(ctx), method_(method), metrics_(metrics), unary_(unary), started_(absl::Now()) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find(kRequestIdMetadataKey);
+  if (it != metadata.end() && IsValidRequestId(absl::string_view(it->second.data(), it->second.size()))) {
+    request_id_.assign(it->second.data(), it->second.size());
+  } else {
+    request_id_ = NewRequestId();
+  }
+  ctx->AddTrailingMetadata(kRequestIdMetadataKey, request_id_);
+  peer_ = ctx->peer();
+  log_fields_ = {LogField("request_id", request_id_), LogField("method", method_), LogField("peer", peer_)};
+}
+
+grpc::Status RpcCall::Finish(const absl::Status& status, const CallObserver& observer) {
+  ScopedLogFields scope(&log_fields_);
+  if (observer) observer(status);
+  const absl::Duration elapsed = absl::Now() - started_;
+  if (metrics_ != nullptr) {
+    metrics_->Record(method_, status.code(), unary_ ? absl::optional<absl::Duration>(elapsed) : absl::nullopt);
+  }
+  const LogLevel level = IsServerFault(status.code()) ? LogLevel::kWarning : LogLevel::kDebug;
+  if (ShouldLog(level)) {
+    LogMessage message(level, __FILE__, __LINE__);
+    message.stream() << LogField("code", absl::StatusCodeToString(status.code()))
+                     << LogField("duration_ms", absl::ToDoubleMilliseconds(elapsed));
+    if (!status.ok()) message.stream() << LogField("reason", WireReason(status));
+    // Status messages never hold secrets (grpc_status.h); quote them for faults.
+    if (IsServerFault(status.code())) message.stream() << LogField("error", status.message());
+    message.stream() << (status.ok() ? "rpc finished" : "rpc failed");
+  }
+  return ToGrpcStatus(status, ctx_);
+}
+
+}  // namespace wxvault::service
