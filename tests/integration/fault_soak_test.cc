@@ -213,7 +213,13 @@ TEST_F(FaultSoakTest, TransientUpstreamFaultsStayRetryableAndLoseNothing) {
   const int64_t rss_after = RssKiB(server_->child().pid());
   std::printf("soak: %zu active, %zu revoked; RSS %lld KiB -> %lld KiB\n", outcomes.active.size(),
               outcomes.revoked.size(), static_cast<long long>(rss_before), static_cast<long long>(rss_after));
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan keeps freed memory in quarantine (up to 256 MiB): RSS says nothing
+  // about growth there. The normal build checks it.
+  (void)rss_before;
+#else
   EXPECT_LT(rss_after - rss_before, 64 * 1024) << "RSS grew by more than 64 MiB during the soak";
+#endif
 }
 
 }  // namespace
