@@ -22,6 +22,10 @@ namespace wxvault::vault {
 
 struct RocksTokenStoreOptions;
 
+// Views between absl::string_view and rocksdb::Slice (no copies).
+inline rocksdb::Slice ToSlice(absl::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+inline absl::string_view ToView(const rocksdb::Slice& s) { return absl::string_view(s.data(), s.size()); }
+
 // Maps a RocksDB status to the absl code a caller should act on:
 // NotFound → NOT_FOUND, Corruption → DATA_LOSS, IOError/Busy/TimedOut/
 // TryAgain → UNAVAILABLE, InvalidArgument → INVALID_ARGUMENT, everything else
