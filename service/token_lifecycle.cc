@@ -106,7 +106,7 @@ absl::StatusOr<ScheduledOutcome> TokenService::ProcessScheduled(const TokenKey& 
   }
   // Same single-flight lock as the RPC path: never two refreshes at once.
   KeyedLocks::Holder flight(locks_, RefreshLockName(key),
-                            absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
+                            LockWaitDeadline(UpstreamDeadline(deadline)));
   if (!flight.held()) return ScheduledOutcome::kNotDue;
   absl::StatusOr<TokenRecord> current = deps_.store->GetToken(key);
   if (!current.ok() || current->generation() != record->generation()) return ScheduledOutcome::kNotDue;

@@ -85,6 +85,10 @@ absl::Time TokenService::UpstreamDeadline(absl::Time deadline) const {
   return std::min(deadline, deps_.clock->Now() + options_.max_upstream_wait);
 }
 
+absl::Time TokenService::LockWaitDeadline(absl::Time deadline) const {
+  return absl::Now() + (deadline - deps_.clock->Now());
+}
+
 int64_t TokenService::PickRenewAt(int64_t end_ms, int64_t now_ms) {
   const int64_t period_start = end_ms - ToMillis(options_.renew_before);
   const int64_t half = ToMillis(options_.renew_before) / 2;
@@ -147,7 +151,7 @@ absl::StatusOr<ExchangeResult> TokenService::Exchange(absl::string_view app_id, 
   // Single-flight on the code: a concurrent retry waits for the first call
   // and then finds its answer in the idempotency table.
   KeyedLocks::Holder flight(locks_, absl::StrCat("x:", digest),
-                            absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
+                            LockWaitDeadline(UpstreamDeadline(deadline)));
   if (!flight.held()) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a concurrent exchange",
                      reason::kUpstreamUnavailable);
@@ -320,7 +324,7 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
     seen_generation = before->generation();
   }
   KeyedLocks::Holder flight(locks_, RefreshLockName(key),
-                            absl::Now() + (UpstreamDeadline(deadline) - deps_.clock->Now()));
+                            LockWaitDeadline(UpstreamDeadline(deadline)));
   if (!flight.held()) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a concurrent refresh",
                      reason::kUpstreamUnavailable);
@@ -338,7 +342,7 @@ absl::StatusOr<AccessTokenResult> TokenService::RefreshShared(const TokenKey& ke
 
 absl::Status TokenService::RunExclusive(const TokenKey& key, absl::Time deadline,
                                        absl::FunctionRef<absl::Status()> fn) {
-  KeyedLocks::Holder flight(locks_, RefreshLockName(key), absl::Now() + (deadline - deps_.clock->Now()));
+  KeyedLocks::Holder flight(locks_, RefreshLockName(key), LockWaitDeadline(deadline));
   if (!flight.held()) {
     return MakeError(absl::StatusCode::kDeadlineExceeded, "deadline passed waiting for a refresh of this token",
                      reason::kUpstreamUnavailable);

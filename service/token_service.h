@@ -222,6 +222,9 @@ class TokenService {
   // Picks the renewal time for a refresh token whose window ends at end_ms.
   int64_t PickRenewAt(int64_t end_ms, int64_t now_ms);
   absl::Time UpstreamDeadline(absl::Time deadline) const;
+  // `deadline` (on deps_.clock) as a real-time deadline for waiting on a
+  // KeyedLocks lock: lock waits are real blocking, whatever the clock.
+  absl::Time LockWaitDeadline(absl::Time deadline) const;
   // Keep-warm: when `record` (just served) has no keep-warm scheduled, or its
   // last recorded use is older than half the keep-warm window, records the
   // use and arms it (a conditional write at most twice per window per
