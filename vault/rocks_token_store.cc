@@ -51,6 +51,29 @@ std::string Serialize(const google::protobuf::MessageLite& message) {
   return out;
 }
 
+// An iterator over the keys of `cf` that start with a big-endian time <=
+// now_ms (the schedule and exchange-expiry families), positioned at the
+// first. It owns its upper bound, so it reads only what is due.
+class DueIterator {
+ public:
+  DueIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, int64_t now_ms) {
+    keys::AppendBigEndian64(static_cast<uint64_t>(now_ms) + 1, &upper_);
+    bound_ = rocksdb::Slice(upper_);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &bound_;
+    it_.reset(db->NewIterator(read_options, cf));
+    it_->SeekToFirst();
+  }
+  DueIterator(const DueIterator&) = delete;
+  DueIterator& operator=(const DueIterator&) = delete;
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  std::string upper_;
+  rocksdb::Slice bound_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
 absl::Status ValidateWrite(const TokenWrite& write) {
   if (absl::Status s = keys::ValidateTokenKey(write.key); !s.ok()) return s;
   if (write.put.has_value() && write.erase) {
@@ -375,13 +398,8 @@ absl::StatusOr<TokenPage> RocksTokenStore::ListTokens(const ListTokensOptions& o
 absl::StatusOr<std::vector<DueEntry>> RocksTokenStore::ReadDue(int64_t now_ms, size_t limit) {
   std::vector<DueEntry> due;
   if (now_ms < 0 || limit == 0) return due;
-  std::string upper;
-  keys::AppendBigEndian64(static_cast<uint64_t>(now_ms) + 1, &upper);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_.schedule));
-  for (it->SeekToFirst(); it->Valid() && due.size() < limit; it->Next()) {
+  DueIterator it(db_.get(), cf_.schedule, now_ms);
+  for (; it->Valid() && due.size() < limit; it->Next()) {
     schedule_entries_examined_.fetch_add(1, std::memory_order_relaxed);
     std::optional<DueEntry> entry = keys::ParseScheduleKey(ToView(it->key()));
     if (!entry.has_value()) return absl::DataLossError("malformed schedule entry");
@@ -411,15 +429,10 @@ absl::StatusOr<ExchangeEntry> RocksTokenStore::GetExchange(absl::string_view dig
 absl::StatusOr<size_t> RocksTokenStore::PurgeExpiredExchanges(int64_t now_ms, size_t limit) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (now_ms < 0 || limit == 0) return 0;
-  std::string upper;
-  keys::AppendBigEndian64(static_cast<uint64_t>(now_ms) + 1, &upper);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, cf_.exchange_expiry));
+  DueIterator it(db_.get(), cf_.exchange_expiry, now_ms);
   rocksdb::WriteBatch batch;
   size_t purged = 0;
-  for (it->SeekToFirst(); it->Valid() && purged < limit; it->Next()) {
+  for (; it->Valid() && purged < limit; it->Next()) {
     absl::string_view key = ToView(it->key());
     if (key.size() <= 8) return absl::DataLossError("malformed exchange expiry entry");
     absl::string_view digest = key.substr(8);
