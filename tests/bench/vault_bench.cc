@@ -370,24 +370,30 @@ void BM_GetToken(benchmark::State& state) {
 }
 BENCHMARK(BM_GetToken)->Threads(1)->Threads(2)->UseRealTime();
 
+// One point get plus open of the secrets (the vault half of a warm
+// GetAccessToken). False, with the error recorded, when either fails.
+bool GetAndOpen(benchmark::State& state, vault::TokenStore& store, const TokenKey& key) {
+  absl::StatusOr<vault::TokenRecord> record = store.GetToken(key);
+  if (!record.ok()) {
+    state.SkipWithError("get failed");
+    return false;
+  }
+  absl::StatusOr<vault::TokenSecrets> secrets = vault::OpenSecrets(BenchSealer(), *record);
+  if (!secrets.ok()) {
+    state.SkipWithError("open failed");
+    return false;
+  }
+  benchmark::DoNotOptimize(secrets->access_token().data());
+  vault::WipeSecrets(&*secrets);
+  return true;
+}
+
 // The vault half of a warm GetAccessToken: point get, then open the secrets.
 void BM_GetTokenAndOpen(benchmark::State& state) {
   VaultFixture& v = Warm100k();
   uint64_t rng = Mix(static_cast<uint64_t>(state.thread_index()) + 101);
   for (auto _ : state) {
-    const TokenKey& key = v.keys[NextRandom(rng) % v.keys.size()];
-    absl::StatusOr<vault::TokenRecord> record = v.store->GetToken(key);
-    if (!record.ok()) {
-      state.SkipWithError("get failed");
-      break;
-    }
-    absl::StatusOr<vault::TokenSecrets> secrets = vault::OpenSecrets(BenchSealer(), *record);
-    if (!secrets.ok()) {
-      state.SkipWithError("open failed");
-      break;
-    }
-    benchmark::DoNotOptimize(secrets->access_token().data());
-    vault::WipeSecrets(&*secrets);
+    if (!GetAndOpen(state, *v.store, v.keys[NextRandom(rng) % v.keys.size()])) break;
   }
   state.SetItemsProcessed(state.iterations());
 }
@@ -537,18 +543,7 @@ void BM_GetTokenAndOpen1M(benchmark::State& state) {
   }
   uint64_t rng = Mix(static_cast<uint64_t>(state.thread_index()) + 1001);
   for (auto _ : state) {
-    absl::StatusOr<vault::TokenRecord> record = v.store->GetToken(KeyFor(NextRandom(rng) % kMillion));
-    if (!record.ok()) {
-      state.SkipWithError("get failed");
-      break;
-    }
-    absl::StatusOr<vault::TokenSecrets> secrets = vault::OpenSecrets(BenchSealer(), *record);
-    if (!secrets.ok()) {
-      state.SkipWithError("open failed");
-      break;
-    }
-    benchmark::DoNotOptimize(secrets->access_token().data());
-    vault::WipeSecrets(&*secrets);
+    if (!GetAndOpen(state, *v.store, KeyFor(NextRandom(rng) % kMillion))) break;
   }
   state.SetItemsProcessed(state.iterations());
 }
