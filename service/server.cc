@@ -18,6 +18,7 @@
 #include "service/demo.h"
 #include "service/event_notifier.h"
 #include "service/health_service.h"
+#include "service/key_guard.h"
 #include "service/log.h"
 #include "service/metrics_http.h"
 #include "service/rate_limiter.h"
@@ -98,6 +99,7 @@ struct WxvaultServer::Parts {
   std::unique_ptr<DemoEnvironment> demo;
   std::unique_ptr<vault::Keyring> keyring;
   std::unique_ptr<vault::Sealer> sealer;
+  std::unique_ptr<KeyGuard> key_guard;  // locks the keys away while idle
   std::unique_ptr<vault::RocksTokenStore> store;
   std::unique_ptr<AppRegistry> apps;
   std::unique_ptr<CurlHttpClient> http;
@@ -271,6 +273,7 @@ absl::Status WxvaultServer::Build(const ServerConfig& input) {
     if (!http.ok()) return http.status();
     p.metrics_http = *std::move(http);
   }
+  p.key_guard = std::make_unique<KeyGuard>(p.keyring.get());
   p.refresher->Start();
   p.health->SetServing(true);
   return absl::OkStatus();
@@ -302,6 +305,7 @@ void WxvaultServer::Shutdown() {
   p.wechat.reset();
   p.http.reset();
   p.store.reset();  // closes RocksDB cleanly
+  p.key_guard.reset();  // nothing seals any more: the keys end PROT_NONE
   if (p.demo != nullptr) p.demo->fake->Stop();
 }
 

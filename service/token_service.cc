@@ -79,7 +79,12 @@ absl::StatusOr<std::unique_ptr<TokenService>> TokenService::Create(const Deps& d
   return std::unique_ptr<TokenService>(new TokenService(deps, std::move(options)));
 }
 
-TokenService::TokenService(const Deps& deps, TokenServiceOptions options) : deps_(deps), options_(std::move(options)) {}
+TokenService::TokenService(const Deps& deps, TokenServiceOptions options)
+    : deps_(deps), options_(std::move(options)), served_(options_.access_token_cache_entries) {
+  deps_.store->SetCommitListener([this](const TokenKey& key) { served_.Invalidate(key); });
+}
+
+TokenService::~TokenService() { deps_.store->SetCommitListener(nullptr); }
 
 absl::Time TokenService::UpstreamDeadline(absl::Time deadline) const {
   return std::min(deadline, deps_.clock->Now() + options_.max_upstream_wait);
@@ -253,13 +258,41 @@ absl::StatusOr<AccessTokenResult> TokenService::GetAccessToken(absl::string_view
     return MakeError(absl::StatusCode::kInvalidArgument, "min_ttl_seconds must be 0..3600", reason::kInvalidArgument);
   }
   if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
+  const uint64_t epoch = served_.Epoch(*key);  // before the read: see AccessTokenCache
   absl::StatusOr<TokenRecord> record = ReadUsable(*key);
   if (!record.ok()) return record.status();
   absl::StatusOr<AccessTokenResult> result =
       record->access_token_expires_at_ms() - deps_.clock->NowMillis() >= ToMillis(min_ttl)
           ? WithOpenedSecrets(*std::move(record), false)
           : RefreshShared(*key, min_ttl, /*force=*/false, deadline);
-  if (result.ok()) ArmKeepWarm(result->record);
+  if (!result.ok()) return result;
+  ArmKeepWarm(result->record);
+  // A commit since `epoch` (a refresh, or the keep-warm write just made)
+  // makes the cache drop this; the next call fills it.
+  served_.Insert(epoch, result->record, result->access_token);
+  return result;
+}
+
+std::optional<AccessTokenResult> TokenService::GetAccessTokenCached(absl::string_view app_id,
+                                                                    absl::string_view openid,
+                                                                    absl::Duration min_ttl) const {
+  absl::StatusOr<TokenKey> key = ResolveKey(app_id, openid);
+  if (!key.ok() || min_ttl < absl::ZeroDuration() || min_ttl > absl::Hours(1)) return std::nullopt;
+  if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
+  AccessTokenCache::Hit hit;
+  if (!served_.Lookup(*key, &hit)) return std::nullopt;
+  // The conditions under which GetAccessToken would read, open and return
+  // this record without writing anything.
+  const int64_t now_ms = deps_.clock->NowMillis();
+  const TokenRecord& record = hit.record;
+  if (record.state() != vault::RECORD_STATE_ACTIVE || now_ms >= record.refresh_token_expires_at_ms() ||
+      record.access_token_expires_at_ms() - now_ms < ToMillis(min_ttl) || !KeepWarmCurrent(record, now_ms)) {
+    vault::WipeString(hit.access_token);
+    return std::nullopt;
+  }
+  AccessTokenResult result;
+  result.record = std::move(hit.record);
+  result.access_token = std::move(hit.access_token);
   return result;
 }
 
@@ -268,15 +301,20 @@ int64_t TokenService::KeepWarmAt(const TokenRecord& record) const {
          ToMillis(options_.keep_warm_margin);
 }
 
-void TokenService::ArmKeepWarm(const TokenRecord& record) {
-  if (options_.keep_warm_window <= absl::ZeroDuration()) return;
-  const int64_t now_ms = deps_.clock->NowMillis();
+bool TokenService::KeepWarmCurrent(const TokenRecord& record, int64_t now_ms) const {
+  if (options_.keep_warm_window <= absl::ZeroDuration()) return true;
   const int64_t keep_warm_at = std::max(KeepWarmAt(record), now_ms);
   const bool already_armed = record.next_due_at_ms() != 0 && record.next_due_at_ms() <= keep_warm_at;
   // Record the use at most every half window: keep-warm needs to know the
   // token is still in use, not every call (at most ~2 writes/hour/token).
   const bool use_recorded = now_ms - record.last_used_at_ms() < ToMillis(options_.keep_warm_window) / 2;
-  if (already_armed && use_recorded) return;
+  return already_armed && use_recorded;
+}
+
+void TokenService::ArmKeepWarm(const TokenRecord& record) {
+  const int64_t now_ms = deps_.clock->NowMillis();
+  if (KeepWarmCurrent(record, now_ms)) return;
+  const int64_t keep_warm_at = std::max(KeepWarmAt(record), now_ms);
   TokenWrite write;
   write.key = {record.app_id(), record.openid()};
   write.expected_generation = record.generation();

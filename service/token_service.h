@@ -26,9 +26,9 @@
 //     window restarts only when WeChat returns a *different* refresh token.
 //   * At refresh_token_expires_at the token is REAUTH_REQUIRED at once.
 //
-// Blocking: every method may block on RocksDB synced writes and on WeChat
-// (bounded by `deadline` and 15 s). Call from worker threads, never from gRPC
-// callback threads.
+// Blocking: every method but GetAccessTokenCached may block on RocksDB
+// synced writes and on WeChat (bounded by `deadline` and 15 s). Call them
+// from worker threads, never from gRPC callback threads.
 //
 // Thread safety: all methods are thread-safe. Dependencies are not owned and
 // must outlive the service.
@@ -60,6 +60,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "service/access_token_cache.h"
 #include "service/app_registry.h"
 #include "service/keyed_locks.h"
 #include "service/wechat_client.h"
@@ -100,6 +101,9 @@ struct TokenServiceOptions {
   // the window end. Defaults 30 s and 1 h.
   absl::Duration retry_initial_delay = absl::Seconds(30);
   absl::Duration retry_max_delay = absl::Hours(1);
+  // Most access tokens kept opened in memory for GetAccessTokenCached
+  // (service/access_token_cache.h). ~0.6 KiB each; 0 disables. Default 16384.
+  size_t access_token_cache_entries = 16384;
 
   // INVALID_ARGUMENT naming the first bad field.
   absl::Status Validate() const;
@@ -148,13 +152,25 @@ class TokenService {
   };
 
   // INVALID_ARGUMENT for a missing dependency or invalid options.
+  // Registers the service's cache invalidation as deps.store's commit
+  // listener: one TokenService per store.
   static absl::StatusOr<std::unique_ptr<TokenService>> Create(const Deps& deps, TokenServiceOptions options);
+  // Clears the store's commit listener.
+  ~TokenService();
 
   absl::StatusOr<ExchangeResult> Exchange(absl::string_view app_id, absl::string_view code, bool include_user_info,
                                           absl::string_view lang, absl::Time deadline);
   // min_ttl: zero means options.access_token_min_ttl.
   absl::StatusOr<AccessTokenResult> GetAccessToken(absl::string_view app_id, absl::string_view openid,
                                                    absl::Duration min_ttl, absl::Time deadline);
+  // GetAccessToken's answer from memory, when it needs neither I/O nor a
+  // write: the token was served recently (AccessTokenCache), is ACTIVE, has
+  // min_ttl left and keep-warm already knows it is in use. Returns nullopt
+  // otherwise (including for invalid arguments): call GetAccessToken then.
+  // Never blocks on I/O: safe on gRPC callback threads. The answer equals
+  // what GetAccessToken would return at this moment.
+  std::optional<AccessTokenResult> GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
+                                                        absl::Duration min_ttl) const;
   absl::StatusOr<AccessTokenResult> Refresh(absl::string_view app_id, absl::string_view openid, absl::Time deadline);
   // max_age: zero fetches from WeChat; otherwise the cache may answer.
   absl::StatusOr<UserInfoResult> GetUserInfo(absl::string_view app_id, absl::string_view openid,
@@ -230,6 +246,8 @@ class TokenService {
   // use and arms it (a conditional write at most twice per window per
   // token). Best effort.
   void ArmKeepWarm(const vault::TokenRecord& record);
+  // True when ArmKeepWarm(record) at now_ms has nothing to write.
+  bool KeepWarmCurrent(const vault::TokenRecord& record, int64_t now_ms) const;
   int64_t KeepWarmAt(const vault::TokenRecord& record) const;
   // Lifecycle helpers (token_lifecycle.cc).
   absl::StatusOr<ScheduledOutcome> RenewScheduled(const vault::TokenKey& key, const vault::TokenRecord& seen,
@@ -248,6 +266,7 @@ class TokenService {
   Deps deps_;
   const TokenServiceOptions options_;
   KeyedLocks locks_;
+  AccessTokenCache served_;  // filled by GetAccessToken, emptied by every commit
   std::function<void(int64_t)> schedule_listener_;
   absl::Mutex random_mu_;
   absl::BitGen random_ ABSL_GUARDED_BY(random_mu_);

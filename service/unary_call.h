@@ -11,6 +11,10 @@
 //         });
 //   }
 //
+// A method with a cheap, non-blocking answer for some requests (a warm
+// GetAccessToken) also passes an InlineAnswer, tried first on the callback
+// thread; only when it declines does the call hop to the pool.
+//
 // Handlers are registered raw (ByteBuffer in and out) so that a request that
 // is not valid protobuf for its type, such as invalid UTF-8 in a string field,
 // is answered INVALID_ARGUMENT with a wxvault-reason instead of the runtime's
@@ -78,18 +82,33 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const Un
                                       absl::string_view method, const absl::Status& status,
                                       const CallObserver& observer = nullptr);
 
-// Parses the request, runs `work` on env.pool, serializes and finishes.
+// Answers a call on the gRPC callback thread itself: fills the response and
+// returns true, or returns false to hand the call to the worker pool. Must
+// never block (no RocksDB write, no upstream call).
+template <typename Request, typename Response>
+using InlineAnswer = std::function<bool(const Request&, Response*)>;
+
+// Parses the request; then, when `answer_inline` is set and answers, sends
+// that at once; otherwise runs `work` on env.pool. Serializes and finishes.
 // `method`: "/pkg.Service/Method", a string literal.
 template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw_request,
                                      grpc::ByteBuffer* raw_response, const UnaryEnv& env, absl::string_view method,
-                                     UnaryWork<Request, Response> work, CallObserver observer = nullptr) {
+                                     UnaryWork<Request, Response> work, CallObserver observer = nullptr,
+                                     InlineAnswer<Request, Response> answer_inline = nullptr) {
   auto call = std::make_shared<RpcCall>(ctx, method, env.metrics);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto request = std::make_shared<Request>();
   if (absl::Status parsed = ParseRawRequest(raw_request, request.get()); !parsed.ok()) {
     reactor->Finish(call->Finish(parsed, observer));
     return reactor;
+  }
+  if (answer_inline) {
+    Response response;
+    if (answer_inline(*request, &response)) {
+      reactor->Finish(call->Finish(SerializeRawResponse(response, raw_response), observer));
+      return reactor;
+    }
   }
   const absl::Time deadline = CallDeadline(*ctx, *env.clock);
   absl::Status queued = env.pool->Submit([call, reactor, raw_response, request, deadline, work = std::move(work),

@@ -336,21 +336,32 @@ int Keyring::IndexOf(absl::string_view key_id) const {
 
 void Keyring::AcquireRead() const {
   absl::MutexLock lock(&mu_);
-  if (readers_++ == 0 && sodium_mprotect_readonly(keys_) != 0) {
+  ++readers_;
+  used_since_check_ = true;
+  if (readable_) return;
+  if (sodium_mprotect_readonly(keys_) != 0) {
     // Continuing would fault on the first key read anyway.
     std::fprintf(stderr, "wxvault: sodium_mprotect_readonly failed: %s\n",
                  std::strerror(errno));
     std::abort();
   }
+  readable_ = true;
 }
 
 void Keyring::ReleaseRead() const {
   absl::MutexLock lock(&mu_);
-  if (--readers_ == 0) {
-    // Failure leaves the keys readable, which is the unprotected default of
-    // ordinary memory; not worth crashing over.
-    (void)sodium_mprotect_noaccess(keys_);
-  }
+  --readers_;
+}
+
+bool Keyring::ProtectIfIdle() const {
+  absl::MutexLock lock(&mu_);
+  const bool idle = readers_ == 0 && !used_since_check_;
+  // An access still running counts as a use in the next period too.
+  used_since_check_ = readers_ > 0;
+  // Failure leaves the keys readable, which is the unprotected default of
+  // ordinary memory; not worth crashing over. The next call tries again.
+  if (readable_ && idle && sodium_mprotect_noaccess(keys_) == 0) readable_ = false;
+  return !readable_;
 }
 
 Keyring::KeyAccess::KeyAccess(const Keyring& keyring) : keyring_(keyring) {

@@ -15,13 +15,24 @@
 // run VaultAdmin.RewrapAll, and drop an old line only once no record uses it.
 //
 // Key bytes live in one sodium_malloc'd region (guard pages, mlock'd where the
-// system allows) that is kept PROT_NONE except while a Sealer is using it: the
-// first concurrent user makes it readable, the last one makes it inaccessible
-// again. Stray reads of key memory (a bug, a debugger-less heap scan) then
-// fault instead of leaking. The text of the file and every decoded temporary
-// are wiped with sodium_memzero. No error message or warning produced here
-// ever contains key material: bad lines are reported by file and line number
-// only (key ids are echoed only once they have been validated).
+// system allows) that is PROT_NONE while the keys are not in use. The first
+// access after an idle period makes it readable; it then stays readable while
+// accesses keep coming, and ProtectIfIdle(), which the server calls about
+// once a second (service/key_guard.h), makes it inaccessible again once a
+// whole period passed without an access. Stray reads of key memory (a bug, a
+// debugger-less heap scan) of an idle server then fault instead of leaking.
+//
+// Why not re-protect after every access: mprotect on a multi-threaded process
+// flushes the TLB of every other CPU running it, by inter-processor interrupt.
+// Measured in BENCHMARKS.md, toggling on every seal tripled the cost of a
+// seal, made two sealing threads slower than one and took 26 % of the CPU of
+// a loaded server. A busy server reads its keys thousands of times a second,
+// so a per-access toggle bought almost no protected time for that cost.
+//
+// The text of the file and every decoded temporary are wiped with
+// sodium_memzero. No error message or warning produced here ever contains key
+// material: bad lines are reported by file and line number only (key ids are
+// echoed only once they have been validated).
 //
 // Only Sealer (sealer.h) reads key bytes; nothing else in wxvault needs them.
 //
@@ -115,16 +126,24 @@ class Keyring {
   // True if `key_id` is in the keyring.
   bool Contains(absl::string_view key_id) const;
 
+  // Makes the key region inaccessible (PROT_NONE) if no key access is in
+  // progress and none has started since the previous call; otherwise only
+  // starts a new idle period. Call it periodically: with period P, keys stay
+  // readable at most ~2P after their last use. Returns true if the region is
+  // inaccessible when the call returns.
+  // Thread safety: safe to call concurrently with anything.
+  bool ProtectIfIdle() const;
+
  private:
   friend class Sealer;
   friend class KeyringTestPeer;
 
-  // Scoped read access to the key bytes, for Sealer only. While at least one
-  // KeyAccess is alive the key region is readable (PROT_READ); when the last
-  // one is destroyed it is made inaccessible (PROT_NONE) again. Pointers
-  // returned by a KeyAccess are valid only during its lifetime and point to
-  // kKeyBytes bytes. Any number of KeyAccess objects may exist concurrently on
-  // different threads.
+  // Scoped read access to the key bytes, for Sealer only. Creating one makes
+  // the key region readable (PROT_READ) if it is not; destroying one does not
+  // protect it again: ProtectIfIdle does that later. Pointers returned by a
+  // KeyAccess are valid only during its lifetime and point to kKeyBytes bytes.
+  // Any number of KeyAccess objects may exist concurrently on different
+  // threads.
   class KeyAccess {
    public:
     explicit KeyAccess(const Keyring& keyring);
@@ -154,8 +173,12 @@ class Keyring {
   unsigned char* const keys_;           // ids_.size() * kKeyBytes, guarded.
 
   mutable absl::Mutex mu_;
-  // Number of live KeyAccess objects; keys_ is readable iff readers_ > 0.
+  // Number of live KeyAccess objects.
   mutable int readers_ ABSL_GUARDED_BY(mu_) = 0;
+  // True while keys_ is PROT_READ; false while it is PROT_NONE.
+  mutable bool readable_ ABSL_GUARDED_BY(mu_) = false;
+  // A KeyAccess started since the last ProtectIfIdle call.
+  mutable bool used_since_check_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace vault

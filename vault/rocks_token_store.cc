@@ -249,6 +249,7 @@ absl::StatusOr<CommitResult> RocksTokenStore::Commit(const TokenWrite& write) {
     listener = event_listener_;
     readable = ReadableEventWatermark();
   }
+  NotifyCommitListener(write.key);
   stripe_lock.Release();
   if (!s.ok()) return FromRocks(s, "commit token write");
   if (listener != nullptr && *listener) (*listener)(readable);
@@ -460,6 +461,21 @@ void RocksTokenStore::SetEventListener(std::function<void(uint64_t readable_sequ
   auto shared = std::make_shared<const std::function<void(uint64_t)>>(std::move(listener));
   absl::MutexLock lock(&event_mu_);
   event_listener_ = std::move(shared);
+}
+
+void RocksTokenStore::SetCommitListener(std::function<void(const TokenKey& key)> listener) {
+  auto shared = std::make_shared<const std::function<void(const TokenKey&)>>(std::move(listener));
+  absl::MutexLock lock(&commit_listener_mu_);
+  commit_listener_ = std::move(shared);
+}
+
+void RocksTokenStore::NotifyCommitListener(const TokenKey& key) const {
+  std::shared_ptr<const std::function<void(const TokenKey&)>> listener;
+  {
+    absl::MutexLock lock(&commit_listener_mu_);
+    listener = commit_listener_;
+  }
+  if (listener != nullptr && *listener) (*listener)(key);
 }
 
 uint64_t RocksTokenStore::ReadableEventWatermark() const {

@@ -91,6 +91,7 @@ class RocksTokenStore final : public TokenStore {
   absl::StatusOr<ProfileEntry> GetProfile(const TokenKey& key) override;
   absl::StatusOr<std::vector<EventRecord>> ReadEvents(uint64_t after_sequence, size_t limit) override;
   void SetEventListener(std::function<void(uint64_t readable_sequence)> listener) override;
+  void SetCommitListener(std::function<void(const TokenKey& key)> listener) override;
   absl::StatusOr<size_t> TrimEvents(int64_t before_ms, size_t limit) override;
   absl::StatusOr<std::vector<std::string>> KeyIdsInUse() override;
   absl::StatusOr<std::vector<SealedRef>> ListSealedByKey(absl::string_view key_id,
@@ -133,6 +134,8 @@ class RocksTokenStore final : public TokenStore {
   absl::Status AddProfileChanges(const TokenWrite& write, rocksdb::WriteBatch* batch);
   // Highest sequence below which every event write has finished.
   uint64_t ReadableEventWatermark() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(event_mu_);
+  // Calls the commit listener, if any, with `key`.
+  void NotifyCommitListener(const TokenKey& key) const;
 
   const RocksTokenStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
@@ -144,6 +147,9 @@ class RocksTokenStore final : public TokenStore {
   uint64_t next_event_sequence_ ABSL_GUARDED_BY(event_mu_) = 1;
   std::set<uint64_t> events_in_flight_ ABSL_GUARDED_BY(event_mu_);
   std::shared_ptr<const std::function<void(uint64_t)>> event_listener_ ABSL_GUARDED_BY(event_mu_);
+
+  mutable absl::Mutex commit_listener_mu_;
+  std::shared_ptr<const std::function<void(const TokenKey&)>> commit_listener_ ABSL_GUARDED_BY(commit_listener_mu_);
 
   std::atomic<uint64_t> schedule_entries_examined_{0};
 };

@@ -224,6 +224,14 @@ class TokenStore {
   // quick and must not call back into Commit. An empty function clears it.
   virtual void SetEventListener(std::function<void(uint64_t readable_sequence)> listener) = 0;
 
+  // Registers a function called by every Commit with the written key, once
+  // the write is applied (or has failed) and before Commit returns; readers
+  // that keep copies of records (service/access_token_cache.h) drop them
+  // there. Called on the committing thread while the key's write lock is
+  // held: it must be quick and must not call into the store. An empty
+  // function clears it.
+  virtual void SetCommitListener(std::function<void(const TokenKey& key)> listener) = 0;
+
   // Deletes events with at_ms < before_ms, oldest first, at most `limit`.
   // Returns how many were deleted.
   virtual absl::StatusOr<size_t> TrimEvents(int64_t before_ms, size_t limit) = 0;

@@ -323,15 +323,45 @@ TEST(KeyringIdTest, IsValidKeyId) {
   EXPECT_FALSE(IsValidKeyId(absl::string_view("a\0b", 3)));
 }
 
-TEST(KeyringProtectionTest, KeyBytesAreInaccessibleOutsideAnAccess) {
+TEST(KeyringProtectionTest, KeyBytesAreInaccessibleBeforeFirstUse) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   auto keyring = Keyring::FromRawKeys({{"k1", Bytes(32, 1)}});
   ASSERT_TRUE(keyring.ok());
-  // Readable inside an access, and the count returns to zero afterwards.
-  EXPECT_EQ(KeyringTestPeer::KeyBytes(**keyring, "k1"), Bytes(32, 1));
-  EXPECT_EQ(KeyringTestPeer::Readers(**keyring), 0);
+  EXPECT_FALSE(KeyringTestPeer::Readable(**keyring));
   const volatile unsigned char* region = KeyringTestPeer::Region(**keyring);
   EXPECT_DEATH({ std::printf("%d\n", region[0]); }, "");
+}
+
+TEST(KeyringProtectionTest, ProtectIfIdleWaitsForAWholeIdlePeriod) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto keyring = Keyring::FromRawKeys({{"k1", Bytes(32, 1)}});
+  ASSERT_TRUE(keyring.ok());
+  EXPECT_EQ(KeyringTestPeer::KeyBytes(**keyring, "k1"), Bytes(32, 1));
+  EXPECT_EQ(KeyringTestPeer::Readers(**keyring), 0);
+  // Used during this period: stays readable (no mprotect per access).
+  EXPECT_TRUE(KeyringTestPeer::Readable(**keyring));
+  EXPECT_FALSE((*keyring)->ProtectIfIdle());
+  EXPECT_TRUE(KeyringTestPeer::Readable(**keyring));
+  // A whole period without access: inaccessible again, and reads fault.
+  EXPECT_TRUE((*keyring)->ProtectIfIdle());
+  EXPECT_FALSE(KeyringTestPeer::Readable(**keyring));
+  const volatile unsigned char* region = KeyringTestPeer::Region(**keyring);
+  EXPECT_DEATH({ std::printf("%d\n", region[0]); }, "");
+  // The next access makes it readable again with the same bytes.
+  EXPECT_EQ(KeyringTestPeer::KeyBytes(**keyring, "k1"), Bytes(32, 1));
+  EXPECT_TRUE(KeyringTestPeer::Readable(**keyring));
+}
+
+TEST(KeyringProtectionTest, ProtectIfIdleNeverProtectsDuringAnAccess) {
+  auto keyring = Keyring::FromRawKeys({{"k1", Bytes(32, 1)}});
+  ASSERT_TRUE(keyring.ok());
+  KeyringTestPeer::WithAccess(**keyring, [&](const unsigned char* key) {
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE((*keyring)->ProtectIfIdle());
+    // Still readable: this read would fault otherwise.
+    EXPECT_EQ(key[0], 1);
+  });
+  EXPECT_FALSE((*keyring)->ProtectIfIdle());  // used during the period
+  EXPECT_TRUE((*keyring)->ProtectIfIdle());
 }
 
 }  // namespace

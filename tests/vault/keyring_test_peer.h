@@ -18,6 +18,16 @@ class KeyringTestPeer {
     absl::MutexLock lock(&keyring.mu_);
     return keyring.readers_;
   }
+  static bool Readable(const Keyring& keyring) {
+    absl::MutexLock lock(&keyring.mu_);
+    return keyring.readable_;
+  }
+  // Runs fn(active key bytes) while holding a KeyAccess.
+  template <typename Fn>
+  static void WithAccess(const Keyring& keyring, Fn fn) {
+    Keyring::KeyAccess access(keyring);
+    fn(access.Active());
+  }
   static const unsigned char* Region(const Keyring& keyring) {
     return keyring.keys_;
   }

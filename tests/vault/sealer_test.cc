@@ -352,10 +352,22 @@ TEST(SealerConcurrencyTest, ConcurrentSealAndOpenFromEightThreads) {
       }
     });
   }
+  // A protector racing the sealers, as the server's KeyGuard does: it must
+  // never make the keys inaccessible under a running access (that would
+  // crash this test).
+  std::atomic<bool> sealing{true};
+  std::thread protector([&] {
+    while (sealing.load()) keyring->ProtectIfIdle();
+  });
   for (std::thread& th : threads) th.join();
+  sealing = false;
+  protector.join();
   EXPECT_EQ(failures.load(), 0);
-  // Every access was released and the keys are locked away again.
+  // Every access was released; one idle period later the keys are locked
+  // away again.
   EXPECT_EQ(KeyringTestPeer::Readers(*keyring), 0);
+  keyring->ProtectIfIdle();
+  EXPECT_TRUE(keyring->ProtectIfIdle());
   const volatile unsigned char* region = KeyringTestPeer::Region(*keyring);
   EXPECT_DEATH({ std::printf("%d\n", region[0]); }, "");
 }
