@@ -13,6 +13,9 @@
 // Usage: grpc_bench [--rounds=N] [--round_seconds=S] [--concurrency=C]
 //                   [--exchanges=N] [--exchange_concurrency=C]
 //                   [--latency_samples=N] [--worker_threads=N (wxvaultd's)]
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -118,6 +121,22 @@ double Percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   const size_t index = std::min(values.size() - 1, static_cast<size_t>(p * (values.size() - 1) + 0.5));
   return values[index];
+}
+
+// Durations of `samples` appends of 1 KiB to a new file at `path`, each
+// followed by fdatasync: what a synced WAL write costs on this filesystem.
+std::vector<double> SyncedAppendMillis(const std::string& path, int samples) {
+  std::vector<double> ms;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return ms;
+  const std::string block(1024, 'w');
+  for (int i = 0; i < samples; ++i) {
+    const absl::Time start = absl::Now();
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size()) || ::fdatasync(fd) != 0) break;
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  ::close(fd);
+  return ms;
 }
 
 std::string MintCode(httplib::Client& control, const std::string& openid) {
@@ -248,6 +267,23 @@ int Run(const Flags& flags) {
               Percentile(exchange_ms, 0.99));
   std::printf("added latency p50 %.3f ms (target <= 0.3 ms: %s), p99 %.3f ms\n", added_p50,
               added_p50 <= 0.3 ? "met" : "MISSED", Percentile(exchange_ms, 0.99) - Percentile(direct_ms, 0.99));
+  // The floor under the added latency: what any durable unary RPC costs
+  // here, measured the same way, sequentially.
+  std::vector<double> health_ms;
+  for (int i = 0; i < flags.latency_samples; ++i) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckResponse response;
+    const absl::Time start = absl::Now();
+    grpc::Status status = health->Check(&ctx, health_request, &response);
+    health_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    if (!status.ok()) std::fprintf(stderr, "Health/Check failed: %s\n", status.error_message().c_str());
+  }
+  const std::vector<double> sync_ms = SyncedAppendMillis(dir.Sub("sync-floor"), flags.latency_samples);
+  const double floor_p50 = Percentile(health_ms, 0.5) + Percentile(sync_ms, 0.5);
+  std::printf("floor: Health/Check round trip p50 %.3f ms + 1 KiB append+fdatasync p50 %.3f ms = %.3f ms\n",
+              Percentile(health_ms, 0.5), Percentile(sync_ms, 0.5), floor_p50);
+  std::printf("added latency above that floor p50 %.3f ms (%.2fx the floor)\n", added_p50 - floor_p50,
+              floor_p50 > 0 ? added_p50 / floor_p50 : 0);
 
   // 3. Durable Exchange throughput.
   std::printf("\n== Durable Exchange throughput: %d exchanges, %d in flight\n", flags.exchanges,
