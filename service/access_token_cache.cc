@@ -12,7 +12,7 @@ namespace keys = vault::store_keys;
 AccessTokenCache::AccessTokenCache(size_t capacity)
     : capacity_per_shard_(capacity == 0 ? 0 : (capacity + kShards - 1) / kShards) {}
 
-AccessTokenCache::Shard& AccessTokenCache::ShardFor(const std::string& key_bytes) const {
+AccessTokenCache::Shard& AccessTokenCache::ShardFor(absl::string_view key_bytes) const {
   return shards_[absl::HashOf(key_bytes) % kShards];
 }
 
@@ -27,36 +27,51 @@ void AccessTokenCache::Insert(uint64_t epoch, const vault::TokenRecord& record, 
   if (capacity_per_shard_ == 0) return;
   const std::string key_bytes = keys::TokenKeyBytes({record.app_id(), record.openid()});
   Shard& shard = ShardFor(key_bytes);
+  {
+    absl::MutexLock lock(&shard.mu);
+    if (shard.epoch != epoch) return;  // a write raced this read: the record may be stale
+    auto it = shard.entries.find(key_bytes);
+    if (it != shard.entries.end() && it->second->record.generation() >= record.generation()) return;
+  }
+  // Built outside the lock (a proto copy); the epoch is checked again.
+  auto entry = std::make_shared<const CachedAccessToken>(record, std::move(secret));
+  std::shared_ptr<const CachedAccessToken> dropped;  // released after the lock
   absl::MutexLock lock(&shard.mu);
-  if (shard.epoch != epoch) return;  // a write raced this read: the record may be stale
+  if (shard.epoch != epoch) return;
   auto it = shard.entries.find(key_bytes);
   if (it != shard.entries.end()) {
-    if (it->second.record.generation() >= record.generation()) return;
-    it->second = Entry{record, std::move(secret)};
+    if (it->second->record.generation() >= record.generation()) return;
+    dropped = std::exchange(it->second, std::move(entry));
     return;
   }
-  if (shard.entries.size() >= capacity_per_shard_) shard.entries.erase(shard.entries.begin());
-  shard.entries.emplace(key_bytes, Entry{record, std::move(secret)});
+  if (shard.entries.size() >= capacity_per_shard_) {
+    dropped = std::move(shard.entries.begin()->second);
+    shard.entries.erase(shard.entries.begin());
+  }
+  shard.entries.emplace(key_bytes, std::move(entry));
 }
 
-bool AccessTokenCache::Lookup(const vault::TokenKey& key, Hit* hit) const {
-  if (capacity_per_shard_ == 0) return false;
-  const std::string key_bytes = keys::TokenKeyBytes(key);
+std::shared_ptr<const CachedAccessToken> AccessTokenCache::Lookup(absl::string_view app_id,
+                                                                  absl::string_view openid) const {
+  if (capacity_per_shard_ == 0) return nullptr;
+  thread_local std::string key_bytes;  // reused: no allocation per lookup
+  keys::AssignTokenKeyBytes(app_id, openid, &key_bytes);
   Shard& shard = ShardFor(key_bytes);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.entries.find(key_bytes);
-  if (it == shard.entries.end()) return false;
-  hit->record = it->second.record;
-  hit->access_token.assign(it->second.access_token.view().data(), it->second.access_token.size());
-  return true;
+  auto it = shard.entries.find(absl::string_view(key_bytes));
+  return it == shard.entries.end() ? nullptr : it->second;
 }
 
 void AccessTokenCache::Invalidate(const vault::TokenKey& key) {
   const std::string key_bytes = keys::TokenKeyBytes(key);
   Shard& shard = ShardFor(key_bytes);
+  std::shared_ptr<const CachedAccessToken> dropped;  // wiped after the lock
   absl::MutexLock lock(&shard.mu);
   ++shard.epoch;
-  shard.entries.erase(key_bytes);
+  auto it = shard.entries.find(key_bytes);
+  if (it == shard.entries.end()) return;
+  dropped = std::move(it->second);
+  shard.entries.erase(it);
 }
 
 size_t AccessTokenCache::size() const {

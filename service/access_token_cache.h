@@ -29,10 +29,15 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "vault/secret_string.h"
 #include "vault/token_record.pb.h"
@@ -40,13 +45,31 @@
 
 namespace wxvault::service {
 
+// One cached token: immutable once cached, shared with the callers reading it.
+struct CachedAccessToken {
+  CachedAccessToken(vault::TokenRecord r, vault::SecretString token)
+      : record(std::move(r)), access_token(std::move(token)) {}
+
+  // The wire answer for this entry, built by `render` on the first call and
+  // kept (the gRPC handler serializes its response once per token version,
+  // not once per call). Every caller must pass an equivalent `render`. The
+  // answer holds the access token, so it is kept as a secret too.
+  // Thread-safe.
+  absl::string_view Rendered(absl::FunctionRef<std::string()> render) const {
+    absl::call_once(rendered_once_, [&] { rendered_ = vault::SecretString(render()); });
+    return rendered_.view();
+  }
+
+  const vault::TokenRecord record;        // as read from the vault (sealed fields included)
+  const vault::SecretString access_token;  // opened; wiped when the last holder drops it
+
+ private:
+  mutable absl::once_flag rendered_once_;
+  mutable vault::SecretString rendered_;
+};
+
 class AccessTokenCache {
  public:
-  // A copy of one cached entry.
-  struct Hit {
-    vault::TokenRecord record;  // as read from the vault (sealed fields included)
-    std::string access_token;   // plaintext; the caller wipes or returns it
-  };
 
   // `capacity`: most entries held (0 disables the cache: nothing is kept).
   explicit AccessTokenCache(size_t capacity);
@@ -62,8 +85,8 @@ class AccessTokenCache {
   // never a newer one.
   void Insert(uint64_t epoch, const vault::TokenRecord& record, std::string access_token);
 
-  // Copies out the entry of `key` into *hit; false if there is none.
-  bool Lookup(const vault::TokenKey& key, Hit* hit) const;
+  // The entry of (app_id, openid), or null. Allocates nothing.
+  std::shared_ptr<const CachedAccessToken> Lookup(absl::string_view app_id, absl::string_view openid) const;
 
   // Forgets `key` (wiping its access token) and starts a new epoch for its
   // shard. Called for every committed token write.
@@ -73,18 +96,14 @@ class AccessTokenCache {
   size_t size() const;
 
  private:
-  struct Entry {
-    vault::TokenRecord record;
-    vault::SecretString access_token;
-  };
   struct Shard {
     mutable absl::Mutex mu;
     uint64_t epoch ABSL_GUARDED_BY(mu) = 0;
-    absl::flat_hash_map<std::string, Entry> entries ABSL_GUARDED_BY(mu);
+    absl::flat_hash_map<std::string, std::shared_ptr<const CachedAccessToken>> entries ABSL_GUARDED_BY(mu);
   };
   static constexpr size_t kShards = 16;
 
-  Shard& ShardFor(const std::string& key_bytes) const;
+  Shard& ShardFor(absl::string_view key_bytes) const;
 
   const size_t capacity_per_shard_;
   mutable std::array<Shard, kShards> shards_;

@@ -117,7 +117,7 @@ absl::StatusOr<const WeChatApp*> AppRegistry::Resolve(absl::string_view app_id) 
     return MakeError(absl::StatusCode::kInvalidArgument, "app_id must be 'wx' + 1..30 letters/digits",
                      reason::kInvalidArgument);
   }
-  auto it = apps_.find(std::string(app_id));
+  auto it = apps_.find(app_id);
   if (it == apps_.end()) {
     return MakeError(absl::StatusCode::kNotFound, absl::StrCat("app ", app_id, " is not configured"),
                      reason::kUnknownApp);

@@ -9,6 +9,7 @@
 #ifndef WXVAULT_SERVICE_APP_REGISTRY_H_
 #define WXVAULT_SERVICE_APP_REGISTRY_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,8 +51,8 @@ class AppRegistry {
   size_t size() const { return apps_.size(); }
 
  private:
-  explicit AppRegistry(std::map<std::string, WeChatApp> apps) : apps_(std::move(apps)) {}
-  std::map<std::string, WeChatApp> apps_;
+  explicit AppRegistry(std::map<std::string, WeChatApp> apps) : apps_(apps.begin(), apps.end()) {}
+  std::map<std::string, WeChatApp, std::less<>> apps_;  // std::less<>: found by string_view
 };
 
 }  // namespace wxvault::service

@@ -1,7 +1,9 @@
 #include "service/rpc_call.h"
 
 #include <cstdint>
+#include <optional>
 
+#include "absl/base/call_once.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -51,18 +53,26 @@ RpcCall::RpcCall(grpc::ServerContextBase* ctx, absl::string_view method, RpcMetr
     request_id_ = NewRequestId();
   }
   ctx->AddTrailingMetadata(kRequestIdMetadataKey, request_id_);
-  peer_ = ctx->peer();
-  log_fields_ = {LogField("request_id", request_id_), LogField("method", method_), LogField("peer", peer_)};
+}
+
+const std::vector<LogField>* RpcCall::log_fields() {
+  absl::call_once(log_fields_once_, [this] {
+    log_fields_ = {LogField("request_id", request_id_), LogField("method", method_), LogField("peer", ctx_->peer())};
+  });
+  return &log_fields_;
 }
 
 grpc::Status RpcCall::Finish(const absl::Status& status, const CallObserver& observer) {
-  ScopedLogFields scope(&log_fields_);
+  const LogLevel level = IsServerFault(status.code()) ? LogLevel::kWarning : LogLevel::kDebug;
+  // The fields are formatted only for a call that logs (an audit observer
+  // or this level): the fast paths never pay for them.
+  std::optional<ScopedLogFields> scope;
+  if (observer || ShouldLog(level)) scope.emplace(log_fields());
   if (observer) observer(status);
   const absl::Duration elapsed = absl::Now() - started_;
   if (metrics_ != nullptr) {
     metrics_->Record(method_, status.code(), unary_ ? absl::optional<absl::Duration>(elapsed) : absl::nullopt);
   }
-  const LogLevel level = IsServerFault(status.code()) ? LogLevel::kWarning : LogLevel::kDebug;
   if (ShouldLog(level)) {
     LogMessage message(level, __FILE__, __LINE__);
     message.stream() << LogField("code", absl::StatusCodeToString(status.code()))

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -57,9 +58,9 @@ class RpcCall {
 
   const std::string& request_id() const { return request_id_; }
   absl::string_view method() const { return method_; }
-  const std::string& peer() const { return peer_; }
-  // request_id, method and peer, for ScopedLogFields.
-  const std::vector<LogField>* log_fields() const { return &log_fields_; }
+  // request_id, method and peer, for ScopedLogFields. Built once, on first
+  // use (most calls never log). Thread-safe.
+  const std::vector<LogField>* log_fields();
 
   // See the file comment. `observer` may be empty.
   grpc::Status Finish(const absl::Status& status, const CallObserver& observer = nullptr);
@@ -71,8 +72,8 @@ class RpcCall {
   const bool unary_;
   const absl::Time started_;
   std::string request_id_;
-  std::string peer_;
-  std::vector<LogField> log_fields_;
+  absl::once_flag log_fields_once_;
+  std::vector<LogField> log_fields_;  // set once by log_fields()
 };
 
 }  // namespace wxvault::service

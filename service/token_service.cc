@@ -273,27 +273,26 @@ absl::StatusOr<AccessTokenResult> TokenService::GetAccessToken(absl::string_view
   return result;
 }
 
-std::optional<AccessTokenResult> TokenService::GetAccessTokenCached(absl::string_view app_id,
-                                                                    absl::string_view openid,
-                                                                    absl::Duration min_ttl) const {
-  absl::StatusOr<TokenKey> key = ResolveKey(app_id, openid);
-  if (!key.ok() || min_ttl < absl::ZeroDuration() || min_ttl > absl::Hours(1)) return std::nullopt;
+std::shared_ptr<const CachedAccessToken> TokenService::GetAccessTokenCached(absl::string_view app_id,
+                                                                            absl::string_view openid,
+                                                                            absl::Duration min_ttl) const {
+  // ResolveKey's checks, without building a TokenKey.
+  absl::StatusOr<const WeChatApp*> app = deps_.apps->Resolve(app_id);
+  if (!app.ok() || !ValidateOpenid(openid).ok() || min_ttl < absl::ZeroDuration() || min_ttl > absl::Hours(1)) {
+    return nullptr;
+  }
   if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
-  AccessTokenCache::Hit hit;
-  if (!served_.Lookup(*key, &hit)) return std::nullopt;
+  std::shared_ptr<const CachedAccessToken> hit = served_.Lookup((*app)->app_id, openid);
+  if (hit == nullptr) return nullptr;
   // The conditions under which GetAccessToken would read, open and return
   // this record without writing anything.
   const int64_t now_ms = deps_.clock->NowMillis();
-  const TokenRecord& record = hit.record;
+  const TokenRecord& record = hit->record;
   if (record.state() != vault::RECORD_STATE_ACTIVE || now_ms >= record.refresh_token_expires_at_ms() ||
       record.access_token_expires_at_ms() - now_ms < ToMillis(min_ttl) || !KeepWarmCurrent(record, now_ms)) {
-    vault::WipeString(hit.access_token);
-    return std::nullopt;
+    return nullptr;
   }
-  AccessTokenResult result;
-  result.record = std::move(hit.record);
-  result.access_token = std::move(hit.access_token);
-  return result;
+  return hit;
 }
 
 int64_t TokenService::KeepWarmAt(const TokenRecord& record) const {

@@ -165,12 +165,12 @@ class TokenService {
                                                    absl::Duration min_ttl, absl::Time deadline);
   // GetAccessToken's answer from memory, when it needs neither I/O nor a
   // write: the token was served recently (AccessTokenCache), is ACTIVE, has
-  // min_ttl left and keep-warm already knows it is in use. Returns nullopt
-  // otherwise (including for invalid arguments): call GetAccessToken then.
-  // Never blocks on I/O: safe on gRPC callback threads. The answer equals
-  // what GetAccessToken would return at this moment.
-  std::optional<AccessTokenResult> GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
-                                                        absl::Duration min_ttl) const;
+  // min_ttl left and keep-warm already knows it is in use. The answer is
+  // what GetAccessToken would return at this moment (refreshed = false).
+  // Returns null otherwise (including for invalid arguments): call
+  // GetAccessToken then. Never blocks on I/O: safe on gRPC callback threads.
+  std::shared_ptr<const CachedAccessToken> GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
+                                                                absl::Duration min_ttl) const;
   absl::StatusOr<AccessTokenResult> Refresh(absl::string_view app_id, absl::string_view openid, absl::Time deadline);
   // max_age: zero fetches from WeChat; otherwise the cache may answer.
   absl::StatusOr<UserInfoResult> GetUserInfo(absl::string_view app_id, absl::string_view openid,

@@ -1,9 +1,10 @@
 #include "service/token_vault_service.h"
 
-#include <optional>
+#include <memory>
 #include <string>
 #include <utility>
 
+#include "grpcpp/support/slice.h"
 #include "service/error_reason.h"
 #include "service/proto_convert.h"
 #include "service/unary_call.h"
@@ -15,11 +16,12 @@ namespace v1 = wxvault::v1;
 
 namespace {
 
-void FillAccessTokenResponse(AccessTokenResult result, v1::GetAccessTokenResponse* resp) {
-  resp->set_access_token(std::move(result.access_token));
-  SetTimestampMillis(result.record.access_token_expires_at_ms(), resp->mutable_expires_at());
-  ToTokenInfo(result.record, resp->mutable_token());
-  resp->set_refreshed(result.refreshed);
+void FillAccessTokenResponse(const vault::TokenRecord& record, std::string access_token, bool refreshed,
+                             v1::GetAccessTokenResponse* resp) {
+  resp->set_access_token(std::move(access_token));
+  SetTimestampMillis(record.access_token_expires_at_ms(), resp->mutable_expires_at());
+  ToTokenInfo(record, resp->mutable_token());
+  resp->set_refreshed(refreshed);
 }
 
 }  // namespace
@@ -77,16 +79,24 @@ grpc::ServerUnaryReactor* TokenVaultService::GetAccessToken(grpc::CallbackServer
         absl::StatusOr<AccessTokenResult> result = deps_.tokens->GetAccessToken(
             req.app_id(), req.openid(), absl::Seconds(req.min_ttl_seconds()), deadline);
         if (!result.ok()) return result.status();
-        FillAccessTokenResponse(*std::move(result), resp);
+        FillAccessTokenResponse(result->record, std::move(result->access_token), result->refreshed, resp);
         return absl::OkStatus();
       },
       /*observer=*/nullptr,
       // A warm token is answered from memory on the callback thread.
-      [this](const v1::GetAccessTokenRequest& req, v1::GetAccessTokenResponse* resp) {
-        std::optional<AccessTokenResult> cached =
+      [this](const v1::GetAccessTokenRequest& req, grpc::ByteBuffer* raw) {
+        std::shared_ptr<const CachedAccessToken> cached =
             deps_.tokens->GetAccessTokenCached(req.app_id(), req.openid(), absl::Seconds(req.min_ttl_seconds()));
-        if (!cached.has_value()) return false;
-        FillAccessTokenResponse(*std::move(cached), resp);
+        if (cached == nullptr) return false;
+        // Serialized once per cached token version, not once per call.
+        const absl::string_view answer = cached->Rendered([&cached] {
+          v1::GetAccessTokenResponse resp;
+          FillAccessTokenResponse(cached->record, std::string(cached->access_token.view()), /*refreshed=*/false,
+                                  &resp);
+          return resp.SerializeAsString();
+        });
+        grpc::Slice slice(answer.data(), answer.size());
+        *raw = grpc::ByteBuffer(&slice, 1);
         return true;
       });
 }

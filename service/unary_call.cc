@@ -23,10 +23,19 @@ absl::Time CallDeadline(const grpc::ServerContextBase& ctx, const Clock& clock, 
 }
 
 absl::Status ParseRawRequest(const grpc::ByteBuffer* raw, google::protobuf::Message* message) {
-  grpc::ByteBuffer copy;
-  if (raw != nullptr) copy = *raw;  // the reader consumes its buffer
-  grpc::ProtoBufferReader reader(&copy);
-  if (raw == nullptr || !message->ParseFromZeroCopyStream(&reader)) {
+  bool parsed = false;
+  grpc::Slice single;
+  if (raw == nullptr) {
+    parsed = false;
+  } else if (raw->TrySingleSlice(&single).ok()) {
+    // The usual case for small requests: parse in place, no buffer copy.
+    parsed = message->ParseFromArray(single.begin(), static_cast<int>(single.size()));
+  } else {
+    grpc::ByteBuffer copy = *raw;  // the reader consumes its buffer
+    grpc::ProtoBufferReader reader(&copy);
+    parsed = message->ParseFromZeroCopyStream(&reader);
+  }
+  if (!parsed) {
     return MakeError(absl::StatusCode::kInvalidArgument,
                      absl::StrCat("request is not a valid ", message->GetTypeName(),
                                   " (malformed protobuf, or invalid UTF-8 in a string field)"),

@@ -82,11 +82,11 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* ctx, const Un
                                       absl::string_view method, const absl::Status& status,
                                       const CallObserver& observer = nullptr);
 
-// Answers a call on the gRPC callback thread itself: fills the response and
-// returns true, or returns false to hand the call to the worker pool. Must
-// never block (no RocksDB write, no upstream call).
-template <typename Request, typename Response>
-using InlineAnswer = std::function<bool(const Request&, Response*)>;
+// Answers a call on the gRPC callback thread itself: writes the serialized
+// response and returns true, or returns false to hand the call to the worker
+// pool. Must never block (no RocksDB write, no upstream call).
+template <typename Request>
+using InlineAnswer = std::function<bool(const Request&, grpc::ByteBuffer* raw_response)>;
 
 // Parses the request; then, when `answer_inline` is set and answers, sends
 // that at once; otherwise runs `work` on env.pool. Serializes and finishes.
@@ -95,7 +95,7 @@ template <typename Request, typename Response>
 grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* raw_request,
                                      grpc::ByteBuffer* raw_response, const UnaryEnv& env, absl::string_view method,
                                      UnaryWork<Request, Response> work, CallObserver observer = nullptr,
-                                     InlineAnswer<Request, Response> answer_inline = nullptr) {
+                                     InlineAnswer<Request> answer_inline = nullptr) {
   auto call = std::make_shared<RpcCall>(ctx, method, env.metrics);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto request = std::make_shared<Request>();
@@ -103,12 +103,9 @@ grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* ctx, const grp
     reactor->Finish(call->Finish(parsed, observer));
     return reactor;
   }
-  if (answer_inline) {
-    Response response;
-    if (answer_inline(*request, &response)) {
-      reactor->Finish(call->Finish(SerializeRawResponse(response, raw_response), observer));
-      return reactor;
-    }
+  if (answer_inline && answer_inline(*request, raw_response)) {
+    reactor->Finish(call->Finish(absl::OkStatus(), observer));
+    return reactor;
   }
   const absl::Time deadline = CallDeadline(*ctx, *env.clock);
   absl::Status queued = env.pool->Submit([call, reactor, raw_response, request, deadline, work = std::move(work),

@@ -28,11 +28,16 @@ absl::Status ValidateTokenKey(const TokenKey& key) {
 
 std::string TokenKeyBytes(const TokenKey& key) {
   std::string out;
-  out.reserve(key.app_id.size() + 1 + key.openid.size());
-  out.append(key.app_id);
-  out.push_back(kSeparator);
-  out.append(key.openid);
+  AssignTokenKeyBytes(key.app_id, key.openid, &out);
   return out;
+}
+
+void AssignTokenKeyBytes(absl::string_view app_id, absl::string_view openid, std::string* out) {
+  out->clear();
+  out->reserve(app_id.size() + 1 + openid.size());
+  out->append(app_id.data(), app_id.size());
+  out->push_back(kSeparator);
+  out->append(openid.data(), openid.size());
 }
 
 std::optional<TokenKey> ParseTokenKeyBytes(absl::string_view bytes) {

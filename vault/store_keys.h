@@ -32,6 +32,9 @@ namespace wxvault::vault::store_keys {
 absl::Status ValidateTokenKey(const TokenKey& key);
 
 std::string TokenKeyBytes(const TokenKey& key);
+// TokenKeyBytes of (app_id, openid) into *out (replacing its content):
+// lets a hot path reuse one buffer instead of allocating.
+void AssignTokenKeyBytes(absl::string_view app_id, absl::string_view openid, std::string* out);
 std::optional<TokenKey> ParseTokenKeyBytes(absl::string_view bytes);
 
 void AppendBigEndian64(uint64_t value, std::string* out);
