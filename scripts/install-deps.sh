@@ -11,7 +11,7 @@ PACKAGES=(
   libsodium-dev
   libabsl-dev
   libgtest-dev libgmock-dev
-  libbenchmark-dev
+  libbenchmark-dev nghttp2-client
   libcpp-httplib-dev
   libyaml-cpp-dev
   python3-grpcio python3-protobuf curl openssl
