@@ -115,6 +115,7 @@ struct FakeWeChat::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
+  int listen_socket = -1;
 
   mutable absl::Mutex mu;
   bool stopping ABSL_GUARDED_BY(mu) = false;
@@ -367,6 +368,14 @@ void FakeWeChat::Impl::RegisterHandlers() {
   server.set_tcp_nodelay(true);
   // Stop() waits for idle keep-alive connections; keep that wait short.
   server.set_keep_alive_timeout(1);  // else Nagle + delayed ACK add 40 ms
+  // cpp-httplib listens with a backlog of 5: a client that opens more
+  // connections at once (wxvaultd's refresher workers) loses SYNs and waits
+  // out a 1 s retransmission. Keep the socket to listen again with a real
+  // backlog once bound (Start).
+  server.set_socket_options([this](int sock) {
+    httplib::default_socket_options(sock);
+    listen_socket = sock;
+  });
 }
 
 absl::StatusOr<std::unique_ptr<FakeWeChat>> FakeWeChat::Start(
@@ -385,6 +394,8 @@ absl::StatusOr<std::unique_ptr<FakeWeChat>> FakeWeChat::Start(
     return absl::UnavailableError(
         absl::StrCat("fake WeChat: cannot bind ", host, ":", impl->config.port));
   }
+  // Linux lets a listening socket be listened on again to change its backlog.
+  if (impl->listen_socket >= 0) ::listen(impl->listen_socket, SOMAXCONN);
   httplib::Server* server = &impl->server;
   impl->thread = std::thread([server] { server->listen_after_bind(); });
   absl::Time give_up = absl::Now() + absl::Seconds(5);

@@ -1,14 +1,20 @@
 // The fake WeChat itself: its HTTP control surface (as other-language tests
 // and the demo drive it), its raw endpoint semantics, and the standalone
 // binary.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "service/curl_http_client.h"
 #include "service/json.h"
@@ -166,6 +172,42 @@ TEST_F(FakeWeChatTest, ResetAllForgetsTokens) {
   std::string code = MintCode("oD");
   Call("/control/reset?all=1");
   EXPECT_EQ(Errcode(Exchange(code)), 40029);
+}
+
+// Many clients connecting at the same moment (wxvaultd's refresher workers
+// on their first batch) are all accepted at once: none waits out a 1 s SYN
+// retransmission because the listen backlog overflowed (cpp-httplib's own
+// backlog is 5).
+TEST_F(FakeWeChatTest, AcceptsABurstOfConnections) {
+  constexpr int kClients = 64;
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(fake_->port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<pollfd> fds;
+  for (int i = 0; i < kClients; ++i) {  // back to back, before the fake accepts
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    fds.push_back({fd, POLLOUT, 0});
+  }
+  int connected = 0;
+  const absl::Time give_up = absl::Now() + absl::Milliseconds(500);
+  while (connected < kClients && absl::Now() < give_up) {
+    poll(fds.data(), fds.size(), 10);
+    connected = 0;
+    for (pollfd& p : fds) {
+      int error = -1;
+      socklen_t len = sizeof(error);
+      if (p.events != 0 && (p.revents & POLLOUT) != 0 &&
+          getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && error == 0) {
+        p.events = 0;  // connected: stop polling it
+      }
+      if (p.events == 0) ++connected;
+    }
+  }
+  for (const pollfd& p : fds) close(p.fd);
+  EXPECT_EQ(connected, kClients) << "connections still waiting after 500 ms";
 }
 
 // Runs the real binary, reads its "listening" line, drives it, stops it.
