@@ -1,4 +1,4 @@
-// Realistic, deterministic token records for vault_bench.
+// Realistic, deterministic token records for vault_bench and scale_bench.
 //
 // Everything about token number `index` is derived from the index (the app
 // id, the openid, both tokens, the schedule slot), so a benchmark can pick a
@@ -12,19 +12,26 @@
 #define WXVAULT_TESTS_BENCH_BENCH_RECORDS_H_
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "tests/bench/bench_util.h"
 #include "vault/keyring.h"
 #include "vault/record_sealing.h"
+#include "vault/rocks_token_store.h"
 #include "vault/sealer.h"
 #include "vault/token_store.h"
 
@@ -44,7 +51,7 @@ inline constexpr uint64_t kDueOf1M = 10'000;
 inline constexpr int64_t kNowFor1M = kBaseMs + static_cast<int64_t>(kDueOf1M - 1) * kSlotMs;
 
 [[noreturn]] inline void Die(const std::string& what) {
-  std::fprintf(stderr, "vault_bench: %s\n", what.c_str());
+  std::fprintf(stderr, "bench: %s\n", what.c_str());
   std::abort();
 }
 
@@ -93,9 +100,10 @@ inline const std::array<std::string, 4>& AppIds() {
   return *ids;
 }
 
-inline vault::TokenKey KeyFor(uint64_t index) {
-  return {AppIds()[index % AppIds().size()], absl::StrCat("o", RandomChars(Mix(index) ^ 0x0bed, 27))};
-}
+// Openid of token `index`: "o" + 27 characters.
+inline std::string OpenidFor(uint64_t index) { return absl::StrCat("o", RandomChars(Mix(index) ^ 0x0bed, 27)); }
+
+inline vault::TokenKey KeyFor(uint64_t index) { return {AppIds()[index % AppIds().size()], OpenidFor(index)}; }
 
 inline vault::TokenSecrets SecretsFor(uint64_t index) {
   vault::TokenSecrets secrets;
@@ -115,26 +123,51 @@ inline int64_t DueAt(uint64_t index) {
   return kBaseMs + static_cast<int64_t>((index * kSlotStride) % kMillion) * kSlotMs;
 }
 
-// The benchmark keyring: one fixed key, so a child process opens what its
-// parent sealed. Built once; never freed.
+// The benchmark key: fixed bytes, so a child process (or wxvaultd, given
+// BenchKeyLine() as its keyring file) opens what its parent sealed.
+inline constexpr char kBenchKeyId[] = "bench-2024";
+
+inline std::string BenchKeyBytes() {
+  std::string key(vault::kKeyBytes, '\0');
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<char>(Mix(i) & 0xff);
+  return key;
+}
+
+// The keyring file line ("<id>:<base64>") of the benchmark key.
+inline std::string BenchKeyLine() { return absl::StrCat(kBenchKeyId, ":", absl::Base64Escape(BenchKeyBytes())); }
+
+// The benchmark keyring's sealer. Built once; never freed.
 inline const vault::Sealer& BenchSealer() {
   static const vault::Sealer* const sealer = [] {
-    std::string key(vault::kKeyBytes, '\0');
-    for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<char>(Mix(i) & 0xff);
-    absl::StatusOr<std::unique_ptr<vault::Keyring>> keyring = vault::Keyring::FromRawKeys({{"bench-2024", key}});
+    absl::StatusOr<std::unique_ptr<vault::Keyring>> keyring =
+        vault::Keyring::FromRawKeys({{kBenchKeyId, BenchKeyBytes()}});
     Check(keyring.status(), "build keyring");
     return new vault::Sealer(keyring->release());
   }();
   return *sealer;
 }
 
-// What an Exchange commits for a new user: the sealed record (the store adds
-// its schedule and key-index entries), a CREATED event and, when
-// `with_exchange`, the idempotency entry keyed by the code's keyed digest.
-inline absl::StatusOr<vault::TokenWrite> CreateWrite(const vault::Sealer& sealer, uint64_t index, int64_t due_ms,
-                                                     bool with_exchange) {
+// The times of a new record, in Unix ms; a zero field stays unset.
+struct RecordTimes {
+  int64_t issued_at_ms = 0;  // the refresh token's issue; also created_at and state_changed_at
+  int64_t refresh_expires_at_ms = 0;
+  int64_t renew_at_ms = 0;  // also next_due_at_ms
+  int64_t access_expires_at_ms = 0;
+  int64_t last_refreshed_at_ms = 0;
+  int64_t last_used_at_ms = 0;
+  int64_t created_event_at_ms = 0;  // 0: no CREATED event
+};
+
+// What an Exchange commits for a new user: the sealed record of `key` with
+// `secrets` (the store adds its schedule and key-index entries), a CREATED
+// event if times.created_event_at_ms is set and, when `with_exchange`, the
+// idempotency entry keyed by the code's keyed digest. The other fields derive
+// from `index`.
+inline absl::StatusOr<vault::TokenWrite> BuildCreateWrite(const vault::Sealer& sealer, const vault::TokenKey& key,
+                                                          uint64_t index, vault::TokenSecrets secrets,
+                                                          const RecordTimes& times, bool with_exchange) {
   vault::TokenWrite write;
-  write.key = KeyFor(index);
+  write.key = key;
   write.expected_generation = 0;
   vault::TokenRecord& record = write.put.emplace();
   record.set_app_id(write.key.app_id);
@@ -142,15 +175,15 @@ inline absl::StatusOr<vault::TokenWrite> CreateWrite(const vault::Sealer& sealer
   record.set_unionid(absl::StrCat("o6_bm", RandomChars(Mix(index) ^ 0x0e10, 23)));
   record.add_scopes("snsapi_userinfo");
   record.set_state(vault::RECORD_STATE_ACTIVE);
-  record.set_access_token_expires_at_ms(kBaseMs + 7'200'000);
-  record.set_refresh_token_issued_at_ms(kBaseMs);
-  record.set_refresh_token_expires_at_ms(kBaseMs + kRefreshWindowMs);
-  record.set_renew_at_ms(due_ms);
-  record.set_next_due_at_ms(due_ms);
-  record.set_created_at_ms(kBaseMs);
-  record.set_last_used_at_ms(kBaseMs);
-  record.set_state_changed_at_ms(kBaseMs);
-  vault::TokenSecrets secrets = SecretsFor(index);
+  record.set_access_token_expires_at_ms(times.access_expires_at_ms);
+  record.set_refresh_token_issued_at_ms(times.issued_at_ms);
+  record.set_refresh_token_expires_at_ms(times.refresh_expires_at_ms);
+  record.set_renew_at_ms(times.renew_at_ms);
+  record.set_next_due_at_ms(times.renew_at_ms);
+  record.set_created_at_ms(times.issued_at_ms);
+  record.set_last_refreshed_at_ms(times.last_refreshed_at_ms);
+  record.set_last_used_at_ms(times.last_used_at_ms);
+  record.set_state_changed_at_ms(times.issued_at_ms);
   absl::Status sealed = vault::SealSecretsInto(sealer, secrets, &record);
   vault::WipeSecrets(&secrets);
   if (!sealed.ok()) return sealed;
@@ -159,16 +192,60 @@ inline absl::StatusOr<vault::TokenWrite> CreateWrite(const vault::Sealer& sealer
     vault::ExchangeEntry& entry = write.exchange.emplace();
     entry.set_app_id(write.key.app_id);
     entry.set_openid(write.key.openid);
-    entry.set_created_at_ms(kBaseMs);
-    entry.set_expires_at_ms(kBaseMs + 600'000);
+    entry.set_created_at_ms(times.issued_at_ms);
+    entry.set_expires_at_ms(times.issued_at_ms + 600'000);
     entry.set_token_generation(1);
   }
-  vault::EventRecord& event = write.events.emplace_back();
-  event.set_type(vault::EVENT_TYPE_CREATED);
-  event.set_app_id(write.key.app_id);
-  event.set_openid(write.key.openid);
-  event.set_at_ms(kBaseMs);
+  if (times.created_event_at_ms != 0) {
+    vault::EventRecord& event = write.events.emplace_back();
+    event.set_type(vault::EVENT_TYPE_CREATED);
+    event.set_app_id(write.key.app_id);
+    event.set_openid(write.key.openid);
+    event.set_at_ms(times.created_event_at_ms);
+  }
   return write;
+}
+
+// vault_bench's record of token `index`, due at `due_ms`: every time at
+// kBaseMs (the window's start), the access token valid for 2 hours.
+inline absl::StatusOr<vault::TokenWrite> CreateWrite(const vault::Sealer& sealer, uint64_t index, int64_t due_ms,
+                                                     bool with_exchange) {
+  RecordTimes times;
+  times.issued_at_ms = kBaseMs;
+  times.refresh_expires_at_ms = kBaseMs + kRefreshWindowMs;
+  times.renew_at_ms = due_ms;
+  times.access_expires_at_ms = kBaseMs + 7'200'000;
+  times.last_used_at_ms = kBaseMs;
+  times.created_event_at_ms = kBaseMs;
+  return BuildCreateWrite(sealer, KeyFor(index), index, SecretsFor(index), times, with_exchange);
+}
+
+inline std::unique_ptr<vault::RocksTokenStore> OpenStore(const std::string& path, bool synced) {
+  vault::RocksTokenStoreOptions options;
+  options.path = path;
+  options.sync_writes = synced;
+  absl::StatusOr<std::unique_ptr<vault::RocksTokenStore>> store = vault::RocksTokenStore::Open(options);
+  Check(store.status(), "open vault");
+  return *std::move(store);
+}
+
+// Commits make_write(i) for i in [0, count) from `threads` threads (token i
+// on thread i % threads). Returns the wall time in seconds.
+inline double LoadVault(vault::TokenStore& store, uint64_t count, int threads,
+                        const std::function<absl::StatusOr<vault::TokenWrite>(uint64_t)>& make_write) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&store, &make_write, count, threads, t] {
+      for (uint64_t i = static_cast<uint64_t>(t); i < count; i += static_cast<uint64_t>(threads)) {
+        absl::StatusOr<vault::TokenWrite> write = make_write(i);
+        Check(write.status(), "build write");
+        Check(store.Commit(*write).status(), "load commit");
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  return SecondsSince(start);
 }
 
 }  // namespace wxvault::bench

@@ -10,45 +10,15 @@
 #define WXVAULT_TESTS_BENCH_BENCH_REPORTER_H_
 
 #include <benchmark/benchmark.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <fstream>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tests/bench/bench_util.h"
+
 namespace wxvault::bench {
-
-// CPU time consumed machine-wide and by this process (with its waited-for
-// children), in seconds, at one moment.
-struct CpuSnapshot {
-  double machine_busy_s = 0;
-  double own_s = 0;
-  std::chrono::steady_clock::time_point at;
-
-  static CpuSnapshot Take() {
-    CpuSnapshot snap;
-    snap.at = std::chrono::steady_clock::now();
-    std::ifstream stat("/proc/stat");
-    std::string cpu;
-    // user nice system idle iowait irq softirq steal
-    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-    const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-    snap.machine_busy_s = (user + nice + system + irq + softirq + steal) / tick;
-    for (int who : {RUSAGE_SELF, RUSAGE_CHILDREN}) {
-      rusage usage{};
-      getrusage(who, &usage);
-      snap.own_s += static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-                    static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-    }
-    return snap;
-  }
-};
 
 template <typename Base>
 class BenchReporter : public Base {
@@ -63,10 +33,7 @@ class BenchReporter : public Base {
 
   void ReportRuns(const std::vector<Run>& runs) override {
     const CpuSnapshot now = CpuSnapshot::Take();
-    const double wall = std::chrono::duration<double>(now.at - last_.at).count();
-    const double cpus = static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
-    const double others = (now.machine_busy_s - last_.machine_busy_s) - (now.own_s - last_.own_s);
-    const double others_pct = wall > 0 ? std::max(0.0, 100.0 * others / (wall * cpus)) : 0;
+    const double others_pct = now.OthersPctSince(last_);
     last_ = now;
 
     std::vector<Run> annotated = runs;

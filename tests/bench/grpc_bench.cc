@@ -29,6 +29,8 @@
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "httplib.h"
+#include "tests/bench/bench_fake_client.h"
+#include "tests/bench/bench_util.h"
 #include "tests/integration/harness.h"
 #include "tests/testing/temp_dir.h"
 
@@ -52,11 +54,7 @@ Flags ParseFlags(int argc, char** argv) {
   Flags flags;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
-    auto value = [&](absl::string_view name) -> std::optional<absl::string_view> {
-      const std::string prefix = absl::StrCat("--", name, "=");
-      if (!absl::StartsWith(arg, prefix)) return std::nullopt;
-      return arg.substr(prefix.size());
-    };
+    auto value = [arg](absl::string_view name) { return FlagValue(arg, name); };
     if (auto v = value("rounds")) (void)absl::SimpleAtoi(*v, &flags.rounds);
     if (auto v = value("round_seconds")) (void)absl::SimpleAtod(*v, &flags.round_seconds);
     if (auto v = value("concurrency")) (void)absl::SimpleAtoi(*v, &flags.concurrency);
@@ -137,16 +135,6 @@ std::vector<double> SyncedAppendMillis(const std::string& path, int samples) {
   }
   ::close(fd);
   return ms;
-}
-
-std::string MintCode(httplib::Client& control, const std::string& openid) {
-  auto response = control.Get(absl::StrCat("/control/code?openid=", openid).c_str());
-  if (!response || response->status != 200) return "";
-  const std::string& body = response->body;
-  const size_t start = body.find("\"code\":\"");
-  if (start == std::string::npos) return "";
-  const size_t from = start + 8;
-  return body.substr(from, body.find('"', from) - from);
 }
 
 int Run(const Flags& flags) {
@@ -241,10 +229,7 @@ int Run(const Flags& flags) {
   httplib::Client direct((*fake)->base_url());
   direct.set_keep_alive(true);
   for (int i = 0; i < flags.latency_samples; ++i) {
-    const std::string code = MintCode(control, absl::StrCat("direct", i));
-    const std::string path = absl::StrCat("/sns/oauth2/access_token?appid=", FakeWeChatProcess::kAppId,
-                                          "&secret=", FakeWeChatProcess::kSecret, "&code=", code,
-                                          "&grant_type=authorization_code");
+    const std::string path = DirectExchangePath(MintCode(control, absl::StrCat("direct", i)));
     const absl::Time start = absl::Now();
     auto response = direct.Get(path.c_str());
     direct_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));

@@ -41,6 +41,7 @@
 #include "rocksdb/db.h"
 #include "tests/bench/bench_records.h"
 #include "tests/bench/bench_reporter.h"
+#include "tests/bench/bench_util.h"
 #include "tests/testing/temp_dir.h"
 #include "vault/key_check.h"
 #include "vault/record_sealing.h"
@@ -60,60 +61,18 @@ constexpr uint64_t kWarmTokens = 100'000;
 constexpr size_t kRawValueBytes = 300;
 constexpr int kChildGets = 100'000;
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-// VmRSS / VmHWM of this process, in KiB (0 if unreadable).
-int64_t ProcStatusKib(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (absl::StartsWith(line, field)) return std::atoll(line.c_str() + std::strlen(field));
-  }
-  return 0;
-}
-
-uint64_t DirBytes(const std::string& path) {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(path, ec)) {
-    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
-  }
-  return total;
-}
-
-std::unique_ptr<RocksTokenStore> OpenStore(const std::string& path, bool synced) {
-  RocksTokenStoreOptions options;
-  options.path = path;
-  options.sync_writes = synced;
-  absl::StatusOr<std::unique_ptr<RocksTokenStore>> store = RocksTokenStore::Open(options);
-  Check(store.status(), "open vault");
-  return *std::move(store);
-}
-
 uint64_t ScheduleExamined(vault::TokenStore& store) {
   absl::StatusOr<vault::StoreStats> stats = store.Stats();
   Check(stats.status(), "read stats");
   return stats->schedule_entries_examined;
 }
 
-// Commits tokens [0, count) (creations, unsynced or not as the store was
-// opened) from `threads` threads. Returns the wall time in seconds.
-double LoadVault(vault::TokenStore& store, uint64_t count, int threads) {
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&store, count, threads, t] {
-      for (uint64_t i = static_cast<uint64_t>(t); i < count; i += static_cast<uint64_t>(threads)) {
-        absl::StatusOr<vault::TokenWrite> write = CreateWrite(BenchSealer(), i, DueAt(i), /*with_exchange=*/false);
-        Check(write.status(), "build write");
-        Check(store.Commit(*write).status(), "load commit");
-      }
-    });
-  }
-  for (std::thread& worker : workers) worker.join();
-  return SecondsSince(start);
+// Commits vault_bench's tokens [0, count), each due at DueAt(i), from
+// `threads` threads. Returns the wall time in seconds.
+double LoadBenchVault(vault::TokenStore& store, uint64_t count, int threads) {
+  return LoadVault(store, count, threads, [](uint64_t i) {
+    return CreateWrite(BenchSealer(), i, DueAt(i), /*with_exchange=*/false);
+  });
 }
 
 // ---- shared fixtures: built on first use, released before the 1M runs ----
@@ -188,7 +147,7 @@ VaultFixture& Warm100k() {
     auto v = std::make_unique<VaultFixture>();
     v->path = v->dir.Sub("vault");
     v->store = OpenStore(v->path, /*synced=*/false);
-    v->load_seconds = LoadVault(*v->store, kWarmTokens, 2);
+    v->load_seconds = LoadBenchVault(*v->store, kWarmTokens, 2);
     Check(v->store->Compact(), "compact 100k vault");
     for (uint64_t i = 0; i < kWarmTokens; ++i) {
       v->keys.push_back(KeyFor(i));
@@ -223,7 +182,7 @@ VaultFixture& Vault1M() {
     v->store = OpenStore(v->path, /*synced=*/false);
     std::fprintf(stderr, "[vault_bench] loading %llu tokens (unsynced, 2 threads)...\n",
                  static_cast<unsigned long long>(kMillion));
-    v->load_seconds = LoadVault(*v->store, kMillion, 2);
+    v->load_seconds = LoadBenchVault(*v->store, kMillion, 2);
     Check(vault::RecordKeyChecks(*v->store, BenchSealer()), "record key checks");
     std::fprintf(stderr, "[vault_bench] loaded %llu tokens in %.1f s (%.0f tokens/s)\n",
                  static_cast<unsigned long long>(kMillion), v->load_seconds,
