@@ -27,6 +27,7 @@
 #define WXVAULT_SERVICE_ACCESS_TOKEN_CACHE_H_
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -88,6 +89,17 @@ class AccessTokenCache {
   // The entry of (app_id, openid), or null. Allocates nothing.
   std::shared_ptr<const CachedAccessToken> Lookup(absl::string_view app_id, absl::string_view openid) const;
 
+  // Lookup for the hot path: the entry of (app_id, openid), or null, valid
+  // until this thread's next LookupOnThisThread call. Each thread keeps its
+  // last few hits in a small thread-local table, checked against the shard's
+  // epoch with one plain atomic load: a repeated hit takes no lock and
+  // writes no shared memory (a shared lock and reference count bounced
+  // between the two CPUs on every call of a hot token). An entry invalidated
+  // or replaced since it was remembered is never returned; it stays in the
+  // thread's table (not served, at most kThreadSlots per thread) until the
+  // thread reuses that slot. Allocates nothing on a repeated hit.
+  const CachedAccessToken* LookupOnThisThread(absl::string_view app_id, absl::string_view openid) const;
+
   // Forgets `key` (wiping its access token) and starts a new epoch for its
   // shard. Called for every committed token write.
   void Invalidate(const vault::TokenKey& key);
@@ -98,13 +110,21 @@ class AccessTokenCache {
  private:
   struct Shard {
     mutable absl::Mutex mu;
-    uint64_t epoch ABSL_GUARDED_BY(mu) = 0;
+    // Bumped (under mu) by every invalidation and replacement; read without
+    // mu by LookupOnThisThread.
+    std::atomic<uint64_t> epoch{0};
     absl::flat_hash_map<std::string, std::shared_ptr<const CachedAccessToken>> entries ABSL_GUARDED_BY(mu);
   };
   static constexpr size_t kShards = 16;
+  // Remembered hits per thread (LookupOnThisThread).
+  static constexpr size_t kThreadSlots = 16;
 
   Shard& ShardFor(absl::string_view key_bytes) const;
+  // Lookup under the shard's lock; *epoch = the shard's epoch then.
+  std::shared_ptr<const CachedAccessToken> LookupLocked(Shard& shard, absl::string_view key_bytes,
+                                                        uint64_t* epoch) const;
 
+  const uint64_t instance_;  // process-unique: thread tables never mix caches
   const size_t capacity_per_shard_;
   mutable std::array<Shard, kShards> shards_;
 };

@@ -131,25 +131,62 @@ void AtomicDouble::Set(double value) { bits_.store(ToBits(value), std::memory_or
 
 double AtomicDouble::Get() const { return FromBits(bits_.load(std::memory_order_relaxed)); }
 
+size_t ThisThreadMetricStripe() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % kMetricStripes;
+  return stripe;
+}
+
+double StripedDouble::Get() const {
+  double total = 0;
+  for (const Stripe& stripe : stripes_) total += stripe.value.Get();
+  return total;
+}
+
 void Counter::Increment(double delta) {
   if (delta > 0) value_.Add(delta);
 }
 
+namespace {
+
+// Counters per cache line.
+constexpr size_t kCountersPerLine = 64 / sizeof(std::atomic<uint64_t>);
+
+}  // namespace
+
 Histogram::Histogram(const std::vector<double>* bounds)
-    : bounds_(bounds), buckets_(new std::atomic<uint64_t>[bounds->size() + 1]) {
-  for (size_t i = 0; i <= bounds_->size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+    : bounds_(bounds),
+      stride_((bounds->size() + 1 + kCountersPerLine - 1) / kCountersPerLine * kCountersPerLine),
+      // One extra line so that the rows can start on a line boundary.
+      buckets_(new std::atomic<uint64_t>[stride_ * kMetricStripes + kCountersPerLine]) {
+  for (size_t i = 0; i < stride_ * kMetricStripes + kCountersPerLine; ++i) {
+    buckets_[i].store(0, std::memory_order_relaxed);
+  }
 }
+
+namespace {
+
+// The first counter of `buckets` that starts a cache line.
+std::atomic<uint64_t>* LineAligned(std::atomic<uint64_t>* buckets) {
+  const uintptr_t address = reinterpret_cast<uintptr_t>(buckets);
+  return reinterpret_cast<std::atomic<uint64_t>*>((address + 63) / 64 * 64);
+}
+
+}  // namespace
 
 void Histogram::Observe(double value) {
   const size_t bucket =
       static_cast<size_t>(std::lower_bound(bounds_->begin(), bounds_->end(), value) - bounds_->begin());
-  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  LineAligned(buckets_.get())[ThisThreadMetricStripe() * stride_ + bucket].fetch_add(1, std::memory_order_relaxed);
   sum_.Add(value);
 }
 
 std::vector<uint64_t> Histogram::BucketCounts() const {
   std::vector<uint64_t> counts(bounds_->size() + 1);
-  for (size_t i = 0; i < counts.size(); ++i) counts[i] = buckets_[i].load(std::memory_order_relaxed);
+  const std::atomic<uint64_t>* rows = LineAligned(buckets_.get());
+  for (size_t stripe = 0; stripe < kMetricStripes; ++stripe) {
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += rows[stripe * stride_ + i].load(std::memory_order_relaxed);
+  }
   return counts;
 }
 

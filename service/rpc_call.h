@@ -4,10 +4,13 @@
 //
 // Request ids: a client may send metadata `x-request-id`; it is used when it
 // is 1..64 characters of [A-Za-z0-9._-], otherwise (or when absent) the
-// server makes one (32 lowercase hex digits). Either way the id goes back in
-// the trailing metadata `x-request-id` and into every log line written while
-// the call is served (log_fields(): request_id, method, peer; install them
-// with ScopedLogFields on the thread doing the work).
+// server makes one (32 lowercase hex digits). The id goes into every log line
+// written while the call is served (log_fields(): request_id, method, peer;
+// install them with ScopedLogFields on the thread doing the work) and back in
+// the trailing metadata `x-request-id`: always when the client sent it, and
+// for a generated one on every call except a success answered from memory
+// (MarkAnsweredFromMemory) below --log_level=debug, which logs nothing the
+// id could find.
 //
 // Finish() is the single exit: it runs the call's observer (audit lines),
 // records wxvault_rpc_total / wxvault_rpc_duration_seconds, writes a debug
@@ -51,7 +54,6 @@ class RpcCall {
  public:
   // `method`: "/pkg.Service/Method" (a literal or otherwise long-lived).
   // `metrics` may be null. `unary`: whether the latency histogram applies.
-  // Adds the x-request-id trailer to `ctx`.
   RpcCall(grpc::ServerContextBase* ctx, absl::string_view method, RpcMetrics* metrics, bool unary = true);
   RpcCall(const RpcCall&) = delete;
   RpcCall& operator=(const RpcCall&) = delete;
@@ -62,7 +64,12 @@ class RpcCall {
   // use (most calls never log). Thread-safe.
   const std::vector<LogField>* log_fields();
 
-  // See the file comment. `observer` may be empty.
+  // The call is being answered on the callback thread from memory, with no
+  // I/O and nothing logged (see the file comment on request ids).
+  void MarkAnsweredFromMemory() { answered_from_memory_ = true; }
+
+  // See the file comment. `observer` may be empty. Adds the x-request-id
+  // trailer to the context (see above).
   grpc::Status Finish(const absl::Status& status, const CallObserver& observer = nullptr);
 
  private:
@@ -72,6 +79,8 @@ class RpcCall {
   const bool unary_;
   const absl::Time started_;
   std::string request_id_;
+  bool client_sent_id_ = false;
+  bool answered_from_memory_ = false;
   absl::once_flag log_fields_once_;
   std::vector<LogField> log_fields_;  // set once by log_fields()
 };

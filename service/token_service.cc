@@ -273,16 +273,15 @@ absl::StatusOr<AccessTokenResult> TokenService::GetAccessToken(absl::string_view
   return result;
 }
 
-std::shared_ptr<const CachedAccessToken> TokenService::GetAccessTokenCached(absl::string_view app_id,
-                                                                            absl::string_view openid,
-                                                                            absl::Duration min_ttl) const {
+const CachedAccessToken* TokenService::GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
+                                                            absl::Duration min_ttl) const {
   // ResolveKey's checks, without building a TokenKey.
   absl::StatusOr<const WeChatApp*> app = deps_.apps->Resolve(app_id);
   if (!app.ok() || !ValidateOpenid(openid).ok() || min_ttl < absl::ZeroDuration() || min_ttl > absl::Hours(1)) {
     return nullptr;
   }
   if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
-  std::shared_ptr<const CachedAccessToken> hit = served_.Lookup((*app)->app_id, openid);
+  const CachedAccessToken* hit = served_.LookupOnThisThread((*app)->app_id, openid);
   if (hit == nullptr) return nullptr;
   // The conditions under which GetAccessToken would read, open and return
   // this record without writing anything.

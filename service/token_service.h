@@ -168,9 +168,11 @@ class TokenService {
   // min_ttl left and keep-warm already knows it is in use. The answer is
   // what GetAccessToken would return at this moment (refreshed = false).
   // Returns null otherwise (including for invalid arguments): call
-  // GetAccessToken then. Never blocks on I/O: safe on gRPC callback threads.
-  std::shared_ptr<const CachedAccessToken> GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
-                                                                absl::Duration min_ttl) const;
+  // GetAccessToken then. The entry is valid until this thread's next call
+  // (AccessTokenCache::LookupOnThisThread). Never blocks on I/O and takes
+  // no lock on a repeated hit: meant for gRPC callback threads.
+  const CachedAccessToken* GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
+                                                absl::Duration min_ttl) const;
   absl::StatusOr<AccessTokenResult> Refresh(absl::string_view app_id, absl::string_view openid, absl::Time deadline);
   // max_age: zero fetches from WeChat; otherwise the cache may answer.
   absl::StatusOr<UserInfoResult> GetUserInfo(absl::string_view app_id, absl::string_view openid,

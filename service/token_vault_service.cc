@@ -85,11 +85,11 @@ grpc::ServerUnaryReactor* TokenVaultService::GetAccessToken(grpc::CallbackServer
       /*observer=*/nullptr,
       // A warm token is answered from memory on the callback thread.
       [this](const v1::GetAccessTokenRequest& req, grpc::ByteBuffer* raw) {
-        std::shared_ptr<const CachedAccessToken> cached =
+        const CachedAccessToken* cached =
             deps_.tokens->GetAccessTokenCached(req.app_id(), req.openid(), absl::Seconds(req.min_ttl_seconds()));
         if (cached == nullptr) return false;
         // Serialized once per cached token version, not once per call.
-        const absl::string_view answer = cached->Rendered([&cached] {
+        const absl::string_view answer = cached->Rendered([cached] {
           v1::GetAccessTokenResponse resp;
           FillAccessTokenResponse(cached->record, std::string(cached->access_token.view()), /*refreshed=*/false,
                                   &resp);

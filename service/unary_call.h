@@ -98,15 +98,17 @@ grpc::ServerUnaryReactor* ServeUnary(grpc::CallbackServerContext* ctx, const grp
                                      InlineAnswer<Request> answer_inline = nullptr) {
   auto call = std::make_shared<RpcCall>(ctx, method, env.metrics);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto request = std::make_shared<Request>();
-  if (absl::Status parsed = ParseRawRequest(raw_request, request.get()); !parsed.ok()) {
+  Request parsed_request;
+  if (absl::Status parsed = ParseRawRequest(raw_request, &parsed_request); !parsed.ok()) {
     reactor->Finish(call->Finish(parsed, observer));
     return reactor;
   }
-  if (answer_inline && answer_inline(*request, raw_response)) {
+  if (answer_inline && answer_inline(parsed_request, raw_response)) {
+    call->MarkAnsweredFromMemory();
     reactor->Finish(call->Finish(absl::OkStatus(), observer));
     return reactor;
   }
+  auto request = std::make_shared<Request>(std::move(parsed_request));
   const absl::Time deadline = CallDeadline(*ctx, *env.clock);
   absl::Status queued = env.pool->Submit([call, reactor, raw_response, request, deadline, work = std::move(work),
                                           observer]() {
