@@ -185,5 +185,47 @@ TEST_F(ObservabilityTest, StdoutHoldsOnlyTheAnnouncements) {
   }
 }
 
+// At the default log level: which calls carry x-request-id back.
+class RequestIdTrailerTest : public VaultTest {};
+
+TEST_F(RequestIdTrailerTest, EveryCallButASilentAnswerFromMemoryReturnsItsId) {
+  Login("o_trailer_user");
+  v1::GetAccessTokenRequest request;
+  request.set_openid("o_trailer_user");
+  // The first calls read the vault (and record the use for keep-warm): they
+  // log on failure, so they carry a generated id. Once the token is cached
+  // the answer comes from memory, logs nothing and carries none.
+  bool answered_silently = false;
+  for (int i = 0; i < 6 && !answered_silently; ++i) {
+    v1::GetAccessTokenResponse response;
+    auto ctx = Context();
+    ASSERT_TRUE(vault_->GetAccessToken(ctx.get(), request, &response).ok());
+    const std::string id = Trailer(*ctx, "x-request-id");
+    if (id.empty()) {
+      answered_silently = true;
+    } else {
+      EXPECT_THAT(id, ::testing::MatchesRegex("[0-9a-f]{32}"));
+    }
+  }
+  EXPECT_TRUE(answered_silently) << "a warm token never came from memory";
+  // A client's own id is always echoed, from memory too.
+  {
+    v1::GetAccessTokenResponse response;
+    auto ctx = Context();
+    ctx->AddMetadata("x-request-id", "client-trace-7");
+    ASSERT_TRUE(vault_->GetAccessToken(ctx.get(), request, &response).ok());
+    EXPECT_EQ(Trailer(*ctx, "x-request-id"), "client-trace-7");
+  }
+  // Errors always carry one.
+  {
+    v1::GetAccessTokenRequest unknown;
+    unknown.set_openid("o_nobody_here");
+    v1::GetAccessTokenResponse response;
+    auto ctx = Context();
+    EXPECT_FALSE(vault_->GetAccessToken(ctx.get(), unknown, &response).ok());
+    EXPECT_THAT(Trailer(*ctx, "x-request-id"), ::testing::MatchesRegex("[0-9a-f]{32}"));
+  }
+}
+
 }  // namespace
 }  // namespace wxvault::integration
