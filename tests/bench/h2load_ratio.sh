@@ -118,7 +118,6 @@ start wxvaultd 's|.*wxvaultd: serving on ([^ ]+).*|\1|p' "$WXVAULTD" \
   --master_key_file="$TMP/master.keys" --app_id="$APP_ID" --app_secret_file="$TMP/app.secret" \
   --wechat_api_base="$FAKE_URL" --upstream_qps=100000
 ADDRESS=$STARTED
-WXVAULTD_PID=${PIDS[-1]}
 METRICS_URL=$(sed -n -E 's|.*wxvaultd: metrics on (http://[^ ]+).*|\1|p' "$TMP/wxvaultd.out" | head -n 1)
 [ -n "$METRICS_URL" ] || die "wxvaultd printed no metrics URL"
 case "$ADDRESS" in 127.0.0.1:*) ;; *) die "unexpected wxvaultd address $ADDRESS" ;; esac
@@ -210,9 +209,6 @@ echo "bodies: Health/Check $(stat -c %s "$TMP/health.body") B, GetAccessToken $(
 echo "h2load -t 1 -c $CLIENTS -m $STREAMS -n $REQUESTS, $ROUNDS rounds per method, alternating"
 
 gat_ok() { "$PYTHON" "$TMP/client.py" counts "$METRICS_URL" "$GAT_METHOD"; }
-# CPU time wxvaultd has used, user + system, in clock ticks.
-server_ticks() { awk '{print $14 + $15}' "/proc/$WXVAULTD_PID/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 # run NAME N: one h2load run; checks every call; prints req/s.
 run() {
@@ -221,12 +217,9 @@ run() {
   body="$TMP/$name.body"
   out="$TMP/h2load.$name.out"
   before=$(gat_ok)
-  local ticks_before
-  ticks_before=$(server_ticks)
   h2load -t 1 -c "$CLIENTS" -m "$STREAMS" -n "$n" \
     -H 'content-type: application/grpc' -H 'te: trailers' -d "$body" \
     "http://127.0.0.1:$PORT$method" >"$out" 2>&1 || { cat "$out" >&2; die "h2load failed"; }
-  local cpu_us=$((($(server_ticks) - ticks_before) * TICK_US))
   after=$(gat_ok)
   local succeeded ok2xx data rps
   succeeded=$(sed -n -E 's/^requests: .* ([0-9]+) succeeded.*/\1/p' "$out")
@@ -247,8 +240,7 @@ before, after, want_ok = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(s
 delta = {code: after.get(code, 0) - before.get(code, 0) for code in set(before) | set(after)}
 sys.exit(0 if delta.get("OK", 0) == want_ok and all(v == 0 for c, v in delta.items() if c != "OK") else 1)
 PY
-  # req/s and the server's CPU per call in microseconds.
-  awk -v r="$rps" -v c="$cpu_us" -v n="$n" 'BEGIN {printf "%s %.2f\n", r, c / n}'
+  echo "$rps"
 }
 
 run health $((REQUESTS / 4)) >/dev/null  # warm-ups, untimed
@@ -256,32 +248,21 @@ run gat $((REQUESTS / 4)) >/dev/null
 
 health_rps=()
 gat_rps=()
-health_cpu=()
-gat_cpu=()
 for round in $(seq "$ROUNDS"); do
-  read -r rps cpu < <(run health "$REQUESTS")
+  rps=$(run health "$REQUESTS")
   health_rps+=("$rps")
-  health_cpu+=("$cpu")
-  read -r rps cpu < <(run gat "$REQUESTS")
+  rps=$(run gat "$REQUESTS")
   gat_rps+=("$rps")
-  gat_cpu+=("$cpu")
-  printf 'round %d: Health/Check %10.0f req/s (%5.2f us CPU/call)   GetAccessToken %10.0f req/s (%5.2f us CPU/call)\n' \
-    "$round" "${health_rps[-1]}" "${health_cpu[-1]}" "${gat_rps[-1]}" "${gat_cpu[-1]}"
+  printf 'round %d: Health/Check %10.0f req/s   GetAccessToken %10.0f req/s\n' \
+    "$round" "${health_rps[-1]}" "${gat_rps[-1]}"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 health_median=$(median "${health_rps[@]}")
 gat_median=$(median "${gat_rps[@]}")
-health_cpu_median=$(median "${health_cpu[@]}")
-gat_cpu_median=$(median "${gat_cpu[@]}")
 echo "all $((2 * ROUNDS * REQUESTS)) timed calls (and the warm-ups) answered OK"
 awk -v h="$health_median" -v g="$gat_median" 'BEGIN {
   printf "median: Health/Check %.0f req/s, GetAccessToken %.0f req/s\n", h, g
   r = g / h
   printf "ratio GetAccessToken/Health = %.3f (target >= 0.8: %s)\n", r, (r >= 0.8 ? "met" : "MISSED")
-}'
-# The server's CPU per call does not depend on what else runs on the
-# machine: a steadier view of the same comparison.
-awk -v h="$health_cpu_median" -v g="$gat_cpu_median" 'BEGIN {
-  printf "wxvaultd CPU per call (median): Health/Check %.2f us, GetAccessToken %.2f us, Health/GetAccessToken = %.3f\n", h, g, h / g
 }'
