@@ -1,6 +1,7 @@
 // TokenVault over gRPC against the real wxvaultd and the standalone fake
 // WeChat: every RPC, every error class, idempotency, single-flight, revoke
 // races, bad input and WatchEvents.
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/integration/fixture.h"
@@ -239,6 +241,76 @@ TEST_F(VaultTest, RevokeThenGetAccessTokenIsNotFound) {
   ctx = Context();
   ASSERT_TRUE(vault_->Revoke(ctx.get(), revoke, &revoked).ok());
   EXPECT_FALSE(revoked.existed());
+}
+
+// Warm GetAccessToken answers come from wxvaultd's in-memory cache (the
+// third call on: the first arms keep-warm, the second fills the cache). A
+// Refresh or Revoke must be seen by the very next call.
+grpc::Status GetAccessToken(v1::TokenVault::Stub& vault, const std::string& openid,
+                            v1::GetAccessTokenResponse* response, std::unique_ptr<grpc::ClientContext>* ctx) {
+  v1::GetAccessTokenRequest get;
+  get.set_openid(openid);
+  *ctx = Context();
+  return vault.GetAccessToken(ctx->get(), get, response);
+}
+
+TEST_F(VaultTest, WarmGetAccessTokenAnswersAlikeAndSeesARefreshAtOnce) {
+  const v1::ExchangeResponse login = Login("o_wendy");
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::vector<v1::GetAccessTokenResponse> answers(5);
+  for (v1::GetAccessTokenResponse& answer : answers) {
+    ASSERT_TRUE(GetAccessToken(*vault_, "o_wendy", &answer, &ctx).ok());
+    EXPECT_EQ(answer.access_token(), login.access_token());
+    EXPECT_EQ(answer.expires_at().seconds(), login.token().access_token_expires_at().seconds());
+    EXPECT_FALSE(answer.refreshed());
+  }
+  // From the second answer on nothing is written: every field agrees,
+  // whichever path answered.
+  for (size_t i = 2; i < answers.size(); ++i) {
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(answers[i].token(), answers[1].token()))
+        << i << ": " << answers[i].token().ShortDebugString() << " vs " << answers[1].token().ShortDebugString();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(answers[i], answers[1])) << i;
+  }
+  EXPECT_EQ(fake_->CallCount("refresh_token"), 0);
+
+  // Past the fake's access-token lifetime (wxvaultd's own clock does not
+  // move), a refresh gets a new access token string.
+  fake_->Control("clock?advance=7201s");
+  v1::RefreshRequest refresh;
+  refresh.set_openid("o_wendy");
+  v1::RefreshResponse refreshed;
+  ctx = Context();
+  ASSERT_TRUE(vault_->Refresh(ctx.get(), refresh, &refreshed).ok());
+  ASSERT_NE(refreshed.access_token(), login.access_token());
+  for (int i = 0; i < 3; ++i) {
+    v1::GetAccessTokenResponse after;
+    ASSERT_TRUE(GetAccessToken(*vault_, "o_wendy", &after, &ctx).ok());
+    EXPECT_EQ(after.access_token(), refreshed.access_token()) << "call " << i << " after the refresh";
+    EXPECT_EQ(after.expires_at().seconds(), refreshed.token().access_token_expires_at().seconds());
+  }
+}
+
+TEST_F(VaultTest, WarmGetAccessTokenSeesARevokeAtOnce) {
+  const v1::ExchangeResponse login = Login("o_walter");
+  std::unique_ptr<grpc::ClientContext> ctx;
+  for (int i = 0; i < 4; ++i) {
+    v1::GetAccessTokenResponse token;
+    ASSERT_TRUE(GetAccessToken(*vault_, "o_walter", &token, &ctx).ok());
+    EXPECT_EQ(token.access_token(), login.access_token());
+  }
+  v1::RevokeRequest revoke;
+  revoke.set_openid("o_walter");
+  v1::RevokeResponse revoked;
+  ctx = Context();
+  ASSERT_TRUE(vault_->Revoke(ctx.get(), revoke, &revoked).ok());
+  EXPECT_TRUE(revoked.existed());
+  for (int i = 0; i < 2; ++i) {
+    v1::GetAccessTokenResponse token;
+    const grpc::Status status = GetAccessToken(*vault_, "o_walter", &token, &ctx);
+    EXPECT_TRUE(IsRpcError(status, *ctx, grpc::StatusCode::NOT_FOUND, "TOKEN_NOT_FOUND"))
+        << "call " << i << " after the revoke";
+    EXPECT_THAT(token.access_token(), IsEmpty());
+  }
 }
 
 TEST_F(VaultTest, RevokeWinsOverARefreshInFlight) {

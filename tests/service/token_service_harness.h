@@ -44,15 +44,21 @@ class TokenServiceHarness : public ::testing::Test {
     auto apps = AppRegistry::Create({harness_->app});
     ASSERT_TRUE(apps.ok());
     apps_ = *std::move(apps);
+    auto service = TokenService::Create(ServiceDeps(), options);
+    ASSERT_TRUE(service.ok()) << service.status();
+    service_ = *std::move(service);
+  }
+
+  // The harness's dependencies for a TokenService, with `store` as its vault
+  // (default: store_).
+  TokenService::Deps ServiceDeps(vault::TokenStore* store = nullptr) const {
     TokenService::Deps deps;
-    deps.store = store_.get();
+    deps.store = store != nullptr ? store : store_.get();
     deps.sealer = sealer_.get();
     deps.wechat = harness_->client.get();
     deps.apps = apps_.get();
     deps.clock = &harness_->clock;
-    auto service = TokenService::Create(deps, options);
-    ASSERT_TRUE(service.ok()) << service.status();
-    service_ = *std::move(service);
+    return deps;
   }
 
   absl::Time Deadline() const { return harness_->clock.Now() + absl::Seconds(10); }
