@@ -97,7 +97,9 @@ class AccessTokenCache {
   // between the two CPUs on every call of a hot token). An entry invalidated
   // or replaced since it was remembered is never returned; it stays in the
   // thread's table (not served, at most kThreadSlots per thread) until the
-  // thread reuses that slot. Allocates nothing on a repeated hit.
+  // thread reuses that slot. An entry evicted for capacity (no write
+  // happened, so it is still current) may go on being served from a
+  // thread's table until then. Allocates nothing on a repeated hit.
   const CachedAccessToken* LookupOnThisThread(absl::string_view app_id, absl::string_view openid) const;
 
   // Forgets `key` (wiping its access token) and starts a new epoch for its
