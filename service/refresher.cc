@@ -75,65 +75,107 @@ void Refresher::Loop() {
 }
 
 absl::StatusOr<size_t> Refresher::RunOnce() {
-  size_t processed = 0;
-  size_t errors = 0;
+  absl::MutexLock pass_lock(&pass_mu_);
   const int64_t pass_now_ms = clock_->NowMillis();
-  std::set<vault::TokenKey> seen;
-  while (!stop_requested_) {
-    absl::StatusOr<std::vector<vault::DueEntry>> due = store_->ReadDue(clock_->NowMillis(), options_.batch_size);
-    if (!due.ok()) {
-      WXV_LOG(ERROR) << "refresher: cannot read the schedule: " << due.status();
-      absl::MutexLock lock(&mu_);
-      ++errors_;
-      return due.status();
+  Pass pass;
+  size_t threads = static_cast<size_t>(options_.workers);
+  {
+    absl::MutexLock lock(&pass.mu);
+    if (stop_requested_) {
+      pass.exhausted = true;
+    } else {
+      Refill(pass);
     }
-    // Each token at most once per pass: an entry left due by a lost race
-    // waits for the next pass instead of spinning this one.
-    std::vector<vault::DueEntry> fresh;
-    for (vault::DueEntry& entry : *due) {
-      if (seen.insert(entry.key).second) fresh.push_back(std::move(entry));
-    }
-    if (fresh.empty()) break;
-    auto [done, failed] = WorkBatch(fresh);
-    processed += done;
-    errors += failed;
-    // A batch that made no progress (only errors or lost races that left
-    // entries due) ends the pass; the loop retries after a pause.
-    if (done == failed || due->size() < options_.batch_size) break;
+    // When the first read was the last one (everything due fit, or nothing
+    // was due), no more workers than it has tokens.
+    if (pass.exhausted) threads = std::min(threads, pass.queue.size());
   }
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back([this, &pass] { Work(pass); });
+  Work(pass);  // the calling thread is one of the workers
+  for (std::thread& t : pool) t.join();
+
+  absl::MutexLock lock(&pass.mu);
+  if (!pass.read_error.ok()) return pass.read_error;
   Housekeeping(pass_now_ms);
-  absl::MutexLock lock(&mu_);
-  ++passes_;
-  last_pass_at_ms_ = pass_now_ms;
-  if (errors > 0 && errors == processed) return absl::UnavailableError("refresher pass made no progress");
-  return processed;
+  {
+    absl::MutexLock stats_lock(&mu_);
+    ++passes_;
+    last_pass_at_ms_ = pass_now_ms;
+  }
+  if (pass.errors > 0 && pass.errors == pass.processed) {
+    return absl::UnavailableError("refresher pass made no progress");
+  }
+  return pass.processed;
 }
 
-std::pair<size_t, size_t> Refresher::WorkBatch(const std::vector<vault::DueEntry>& batch) {
-  std::atomic<size_t> next{0};
-  std::atomic<size_t> errors{0};
-  auto work = [&] {
-    for (size_t i = next.fetch_add(1); i < batch.size() && !stop_requested_; i = next.fetch_add(1)) {
-      ++in_flight_;
-      absl::StatusOr<ScheduledOutcome> outcome =
-          tokens_->ProcessScheduled(batch[i].key, clock_->Now() + options_.work_deadline);
-      --in_flight_;
+void Refresher::Refill(Pass& pass) {
+  // A batch that made no progress (every token finished since the last read
+  // hit an error that left it due) ends the pass; the loop retries after a
+  // pause.
+  if (pass.failed_since_read > 0 && pass.ok_since_read == 0) {
+    pass.exhausted = true;
+    return;
+  }
+  pass.ok_since_read = 0;
+  pass.failed_since_read = 0;
+  // Tokens in flight and those that failed are still due and come back first;
+  // read past them so a full batch of new entries fits.
+  const size_t limit = options_.batch_size + pass.in_flight + pass.errors;
+  absl::StatusOr<std::vector<vault::DueEntry>> due = store_->ReadDue(clock_->NowMillis(), limit);
+  if (!due.ok()) {
+    WXV_LOG(ERROR) << "refresher: cannot read the schedule: " << due.status();
+    pass.read_error = due.status();
+    pass.exhausted = true;
+    absl::MutexLock lock(&mu_);
+    ++errors_;
+    return;
+  }
+  // Each token at most once per pass: an entry in flight, or left due by an
+  // error or a lost race, is not handed out again (it waits for the next
+  // pass instead of spinning this one).
+  for (vault::DueEntry& entry : *due) {
+    if (pass.seen.insert(entry.key).second) pass.queue.push_back(std::move(entry.key));
+  }
+  // Nothing new, or the read returned everything due: this is the last batch.
+  if (pass.queue.empty() || due->size() < limit) pass.exhausted = true;
+}
+
+void Refresher::Work(Pass& pass) {
+  for (;;) {
+    vault::TokenKey key;
+    {
+      absl::MutexLock lock(&pass.mu);
+      if (pass.queue.empty() && !pass.exhausted && !stop_requested_) Refill(pass);
+      if (pass.queue.empty() || stop_requested_) return;
+      key = std::move(pass.queue.front());
+      pass.queue.pop_front();
+      ++pass.in_flight;
+    }
+    ++in_flight_;
+    absl::StatusOr<ScheduledOutcome> outcome = tokens_->ProcessScheduled(key, clock_->Now() + options_.work_deadline);
+    --in_flight_;
+    if (!outcome.ok()) {
+      WXV_LOG(WARNING) << "refresher: token of app " << key.app_id << ": " << outcome.status();
+    }
+    {
       absl::MutexLock lock(&mu_);
       if (outcome.ok()) {
         ++outcomes_[*outcome];
       } else {
-        ++errors;
         ++errors_;
-        WXV_LOG(WARNING) << "refresher: token of app " << batch[i].key.app_id << ": " << outcome.status();
       }
     }
-  };
-  const int threads = std::min<int>(options_.workers, static_cast<int>(batch.size()));
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();  // the calling thread is worker 0: oldest entries start first
-  for (std::thread& t : pool) t.join();
-  return {std::min(next.load(), batch.size()), errors.load()};
+    absl::MutexLock lock(&pass.mu);
+    --pass.in_flight;
+    ++pass.processed;
+    if (outcome.ok()) {
+      ++pass.ok_since_read;
+    } else {
+      ++pass.errors;
+      ++pass.failed_since_read;
+    }
+  }
 }
 
 void Refresher::Housekeeping(int64_t now_ms) {

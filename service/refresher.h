@@ -10,13 +10,19 @@
 //
 // How it finds work
 //   Only through the vault's schedule index: it reads the entries due now,
-//   oldest first (TokenStore::ReadDue is O(due), never a scan), works them
-//   with bounded concurrency, then sleeps until the next due time
-//   (TokenStore::NextDueAt), with no coarse polling tick. TokenService wakes
-//   it early when it schedules something sooner (Wake). Every upstream call
-//   passes the shared --upstream_qps limiter inside WeChatClient; a backlog
-//   larger than one pass is worked oldest-due first, and its size is
-//   visible in Status().
+//   oldest first (TokenStore::ReadDue is O(due), never a scan), a batch at a
+//   time, into a queue that `workers` threads drain oldest first; whichever
+//   worker finds the queue empty reads the next batch, so one slow WeChat
+//   call holds up only its own worker. A token is handed out at most once per
+//   pass, so never to two workers at once. The pass ends when the schedule
+//   has nothing due that the pass has not already taken, or when every token
+//   finished since the last read failed (the rest wait for the next pass,
+//   after a pause if the whole pass failed). Then it sleeps until the next
+//   due time (TokenStore::NextDueAt), with no coarse polling tick.
+//   TokenService wakes it early when it schedules something sooner (Wake).
+//   Every upstream call passes the shared --upstream_qps limiter inside
+//   WeChatClient; a backlog larger than one batch is worked oldest-due first,
+//   and its size is visible in Status().
 //
 // Housekeeping on each pass: expired Exchange idempotency entries are purged
 // and events older than `event_retention` are trimmed (bounded per pass).
@@ -28,8 +34,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -46,7 +54,8 @@ namespace wxvault::service {
 struct RefresherOptions {
   // Tokens worked concurrently (each may wait on WeChat). Default 4.
   int workers = 4;
-  // Due entries read per batch. Default 256.
+  // Due entries read from the schedule at a time (the queue is refilled
+  // whenever a worker finds it empty). Default 256.
   size_t batch_size = 256;
   // Longest sleep between passes (housekeeping runs at least this often).
   // Default 10 min.
@@ -81,7 +90,7 @@ class Refresher {
   Refresher(const Refresher&) = delete;
   Refresher& operator=(const Refresher&) = delete;
 
-  // Starts the background thread.
+  // Starts the background thread (each pass starts its worker threads).
   void Start();
   // Stops it: the current pass finishes the tokens it already started
   // (bounded by work_deadline; each writes all or nothing) and no new ones
@@ -91,9 +100,11 @@ class Refresher {
   // if that is before the current sleep target.
   void Wake(int64_t due_at_ms);
 
-  // Works every entry due at clock->Now(), oldest first, then housekeeping.
+  // Works every entry due at clock->Now(), oldest first, with up to
+  // `workers` threads (the calling thread is one of them), then housekeeping.
   // Returns the number of tokens processed. Blocks; used by the background
-  // thread and by tests that drive time by hand.
+  // thread and by tests that drive time by hand. Passes never overlap: a call
+  // made while another pass runs waits for it to end.
   absl::StatusOr<size_t> RunOnce();
 
   RefresherStatus Status() const;
@@ -101,9 +112,31 @@ class Refresher {
   int64_t InFlight() const { return in_flight_.load(); }
 
  private:
+  // The shared state of one pass.
+  struct Pass {
+    absl::Mutex mu;
+    // Keys to hand out, oldest due first.
+    std::deque<vault::TokenKey> queue ABSL_GUARDED_BY(mu);
+    // Every key queued this pass (in the queue, in flight or done).
+    std::set<vault::TokenKey> seen ABSL_GUARDED_BY(mu);
+    // No more reads this pass: the queue drains and the workers return.
+    bool exhausted ABSL_GUARDED_BY(mu) = false;
+    absl::Status read_error ABSL_GUARDED_BY(mu);
+    size_t in_flight ABSL_GUARDED_BY(mu) = 0;
+    size_t processed ABSL_GUARDED_BY(mu) = 0;
+    size_t errors ABSL_GUARDED_BY(mu) = 0;
+    // Tokens finished since the last read, by result.
+    size_t ok_since_read ABSL_GUARDED_BY(mu) = 0;
+    size_t failed_since_read ABSL_GUARDED_BY(mu) = 0;
+  };
+
   void Loop();
-  // Works one batch concurrently; returns (processed, storage errors).
-  std::pair<size_t, size_t> WorkBatch(const std::vector<vault::DueEntry>& batch);
+  // One worker of `pass`: takes keys from the queue (reading the next batch
+  // when it is empty) until the pass is exhausted or stopping.
+  void Work(Pass& pass);
+  // Reads the next batch of due entries into the empty queue, or marks the
+  // pass exhausted.
+  void Refill(Pass& pass) ABSL_EXCLUSIVE_LOCKS_REQUIRED(pass.mu);
   void Housekeeping(int64_t now_ms);
 
   TokenService* const tokens_;
@@ -111,6 +144,8 @@ class Refresher {
   Clock* const clock_;
   const RefresherOptions options_;
 
+  // Held for a whole RunOnce: passes never overlap.
+  absl::Mutex pass_mu_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;

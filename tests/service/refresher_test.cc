@@ -41,6 +41,25 @@ class RefresherTest : public testing::TokenServiceHarness {
 
   void AdvanceTo(int64_t unix_ms) { harness_->clock.Set(absl::FromUnixMillis(unix_ms)); }
 
+  // Logs in user0..user<n-1> and moves the clock to the last renewal time:
+  // all n are due.
+  void LoginDueUsers(int n) {
+    int64_t latest_renewal = 0;
+    for (int i = 0; i < n; ++i) {
+      latest_renewal = std::max(latest_renewal, Login(absl::StrCat("user", i)).record.renew_at_ms());
+    }
+    AdvanceTo(latest_renewal);
+  }
+
+  // A refresher over the harness with `workers` threads that reads
+  // `batch_size` due entries at a time (refresher_ has one worker).
+  std::unique_ptr<Refresher> ConcurrentRefresher(int workers, size_t batch_size) {
+    RefresherOptions options;
+    options.workers = workers;
+    options.batch_size = batch_size;
+    return std::make_unique<Refresher>(service_.get(), store_.get(), &harness_->clock, options);
+  }
+
   size_t Run() {
     auto processed = refresher_->RunOnce();
     EXPECT_TRUE(processed.ok()) << processed.status();
@@ -247,11 +266,7 @@ TEST_F(RefresherTest, EveryUpstreamCallPassesTheSharedLimiter) {
   slow.qps = 10;
   slow.burst = 1;
   Rebuild(fake::FakeWeChatOptions(), TokenServiceOptions(), RefresherOptions(), slow);
-  int64_t latest_renewal = 0;
-  for (int i = 0; i < 20; ++i) {
-    latest_renewal = std::max(latest_renewal, Login(absl::StrCat("user", i)).record.renew_at_ms());
-  }
-  AdvanceTo(latest_renewal);
+  LoginDueUsers(20);
   const absl::Time start = harness_->clock.Now();
   const size_t sleeps_before = harness_->sleeper.sleeps().size();
   EXPECT_EQ(Run(), 20u);
@@ -272,6 +287,69 @@ TEST_F(RefresherTest, BackgroundThreadWakesForDueWork) {
   refresher_->Stop();
   EXPECT_EQ(Calls(FakeEndpoint::kRefreshToken), 1);
   EXPECT_TRUE(Record("alice").expiring_soon_notified());
+}
+
+// Outcomes recorded by `refresher` since it started, all kinds together.
+int64_t Finished(const Refresher& refresher) {
+  int64_t total = 0;
+  for (const auto& [outcome, count] : refresher.Status().outcomes) total += count;
+  return total;
+}
+
+TEST_F(RefresherTest, OneStalledCallDoesNotIdleTheOtherWorkers) {
+  constexpr int kTokens = 20;
+  LoginDueUsers(kTokens);
+  // Four workers; the backlog spans several reads.
+  std::unique_ptr<Refresher> refresher = ConcurrentRefresher(4, 4);
+  // The first refresh call stalls (real time) until its 5 s attempt timeout
+  // or until the fake stops; every other call answers at once.
+  fake::Fault stall;
+  stall.kind = fake::FaultKind::kStall;
+  stall.stall = absl::Minutes(10);
+  harness_->fake->InjectFault(FakeEndpoint::kRefreshToken, stall);
+
+  absl::StatusOr<size_t> processed;
+  std::thread pass([&] { processed = refresher->RunOnce(); });
+  // Bounded real-time wait: until every other token is done, or the stalled
+  // attempt timed out and was retried (a call beyond one per token).
+  for (int i = 0; i < 20'000 && Finished(*refresher) < kTokens - 1 && Calls(FakeEndpoint::kRefreshToken) <= kTokens;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  // While the stalled call is still in flight, the other workers did all the
+  // rest, and the stalled token (still due) was not handed to anyone else.
+  EXPECT_EQ(Finished(*refresher), kTokens - 1);
+  EXPECT_EQ(Calls(FakeEndpoint::kRefreshToken), kTokens);
+  EXPECT_EQ(refresher->InFlight(), 1);
+  EXPECT_EQ(refresher->Status().backlog, 1);
+
+  harness_->fake->Stop();  // ends the stall
+  pass.join();
+  ASSERT_TRUE(processed.ok()) << processed.status();
+  EXPECT_EQ(*processed, static_cast<size_t>(kTokens));
+  EXPECT_EQ(Finished(*refresher), kTokens);
+  EXPECT_EQ(refresher->InFlight(), 0);
+}
+
+TEST_F(RefresherTest, NoTokenIsWorkedTwiceInAPass) {
+  // Many workers and tiny reads: every read returns the tokens still in
+  // flight first, and none may be handed out again.
+  constexpr int kTokens = 40;
+  LoginDueUsers(kTokens);
+  std::unique_ptr<Refresher> refresher = ConcurrentRefresher(8, 2);
+  absl::StatusOr<size_t> processed = refresher->RunOnce();
+  ASSERT_TRUE(processed.ok()) << processed.status();
+  // Each token exactly once: a second hand-out would add an outcome (not_due
+  // after the first one rescheduled it, or a second refresh).
+  EXPECT_EQ(*processed, static_cast<size_t>(kTokens));
+  EXPECT_EQ(Calls(FakeEndpoint::kRefreshToken), kTokens);
+  RefresherStatus status = refresher->Status();
+  EXPECT_EQ(status.outcomes[ScheduledOutcome::kExpiringSoon], kTokens);
+  EXPECT_EQ(Finished(*refresher), kTokens);
+  EXPECT_EQ(status.outcomes[ScheduledOutcome::kNotDue], 0);
+  EXPECT_EQ(status.passes, 1);
+  EXPECT_EQ(status.backlog, 0);
+  EXPECT_EQ(refresher->InFlight(), 0);
 }
 
 TEST_F(RefresherTest, HousekeepingTrimsOldEventsAndExpiredExchanges) {
