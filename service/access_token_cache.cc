@@ -45,17 +45,11 @@ void AccessTokenCache::Insert(uint64_t epoch, const vault::TokenRecord& record, 
   if (capacity_per_shard_ == 0) return;
   const std::string key_bytes = keys::TokenKeyBytes({record.app_id(), record.openid()});
   Shard& shard = ShardFor(key_bytes);
-  {
-    absl::MutexLock lock(&shard.mu);
-    if (shard.epoch.load() != epoch) return;  // a write raced this read: the record may be stale
-    auto it = shard.entries.find(key_bytes);
-    if (it != shard.entries.end() && it->second->record.generation() >= record.generation()) return;
-  }
-  // Built outside the lock (a proto copy); the epoch is checked again.
+  // Built outside the lock (a proto copy).
   auto entry = std::make_shared<const CachedAccessToken>(record, std::move(secret));
   std::shared_ptr<const CachedAccessToken> dropped;  // released after the lock
   absl::MutexLock lock(&shard.mu);
-  if (shard.epoch.load() != epoch) return;
+  if (shard.epoch.load() != epoch) return;  // a write raced this read: the record may be stale
   auto it = shard.entries.find(key_bytes);
   if (it != shard.entries.end()) {
     if (it->second->record.generation() >= record.generation()) return;

@@ -22,7 +22,8 @@
 // invalidation and destruction (vault::SecretString). The number of entries
 // is bounded by `capacity`; a full shard evicts an arbitrary entry.
 //
-// Thread safety: all methods are thread-safe; each takes one shard's lock.
+// Thread safety: all methods are thread-safe. Each takes one shard's lock,
+// except a repeated hit of LookupOnThisThread, which takes none.
 #ifndef WXVAULT_SERVICE_ACCESS_TOKEN_CACHE_H_
 #define WXVAULT_SERVICE_ACCESS_TOKEN_CACHE_H_
 
@@ -71,7 +72,6 @@ struct CachedAccessToken {
 
 class AccessTokenCache {
  public:
-
   // `capacity`: most entries held (0 disables the cache: nothing is kept).
   explicit AccessTokenCache(size_t capacity);
   AccessTokenCache(const AccessTokenCache&) = delete;

@@ -105,11 +105,24 @@ int64_t TokenService::PickRenewAt(int64_t end_ms, int64_t now_ms) {
   return std::max(period_start + offset, now_ms);
 }
 
-absl::StatusOr<TokenKey> TokenService::ResolveKey(absl::string_view app_id, absl::string_view openid) const {
+absl::StatusOr<const WeChatApp*> TokenService::ResolveApp(absl::string_view app_id, absl::string_view openid) const {
   absl::StatusOr<const WeChatApp*> app = deps_.apps->Resolve(app_id);
   if (!app.ok()) return app.status();
   if (absl::Status s = ValidateOpenid(openid); !s.ok()) return s;
+  return app;
+}
+
+absl::StatusOr<TokenKey> TokenService::ResolveKey(absl::string_view app_id, absl::string_view openid) const {
+  absl::StatusOr<const WeChatApp*> app = ResolveApp(app_id, openid);
+  if (!app.ok()) return app.status();
   return TokenKey{(*app)->app_id, std::string(openid)};
+}
+
+absl::StatusOr<absl::Duration> TokenService::EffectiveMinTtl(absl::Duration requested) const {
+  if (requested < absl::ZeroDuration() || requested > absl::Hours(1)) {
+    return MakeError(absl::StatusCode::kInvalidArgument, "min_ttl_seconds must be 0..3600", reason::kInvalidArgument);
+  }
+  return requested == absl::ZeroDuration() ? options_.access_token_min_ttl : requested;
 }
 
 absl::StatusOr<TokenRecord> TokenService::ReadUsable(const TokenKey& key) {
@@ -251,20 +264,19 @@ absl::StatusOr<ExchangeResult> TokenService::Exchange(absl::string_view app_id, 
 }
 
 absl::StatusOr<AccessTokenResult> TokenService::GetAccessToken(absl::string_view app_id, absl::string_view openid,
-                                                               absl::Duration min_ttl, absl::Time deadline) {
+                                                               absl::Duration requested_min_ttl,
+                                                               absl::Time deadline) {
   absl::StatusOr<TokenKey> key = ResolveKey(app_id, openid);
   if (!key.ok()) return key.status();
-  if (min_ttl < absl::ZeroDuration() || min_ttl > absl::Hours(1)) {
-    return MakeError(absl::StatusCode::kInvalidArgument, "min_ttl_seconds must be 0..3600", reason::kInvalidArgument);
-  }
-  if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
+  absl::StatusOr<absl::Duration> min_ttl = EffectiveMinTtl(requested_min_ttl);
+  if (!min_ttl.ok()) return min_ttl.status();
   const uint64_t epoch = served_.Epoch(*key);  // before the read: see AccessTokenCache
   absl::StatusOr<TokenRecord> record = ReadUsable(*key);
   if (!record.ok()) return record.status();
   absl::StatusOr<AccessTokenResult> result =
-      record->access_token_expires_at_ms() - deps_.clock->NowMillis() >= ToMillis(min_ttl)
+      record->access_token_expires_at_ms() - deps_.clock->NowMillis() >= ToMillis(*min_ttl)
           ? WithOpenedSecrets(*std::move(record), false)
-          : RefreshShared(*key, min_ttl, /*force=*/false, deadline);
+          : RefreshShared(*key, *min_ttl, /*force=*/false, deadline);
   if (!result.ok()) return result;
   ArmKeepWarm(result->record);
   // A commit since `epoch` (a refresh, or the keep-warm write just made)
@@ -274,13 +286,10 @@ absl::StatusOr<AccessTokenResult> TokenService::GetAccessToken(absl::string_view
 }
 
 const CachedAccessToken* TokenService::GetAccessTokenCached(absl::string_view app_id, absl::string_view openid,
-                                                            absl::Duration min_ttl) const {
-  // ResolveKey's checks, without building a TokenKey.
-  absl::StatusOr<const WeChatApp*> app = deps_.apps->Resolve(app_id);
-  if (!app.ok() || !ValidateOpenid(openid).ok() || min_ttl < absl::ZeroDuration() || min_ttl > absl::Hours(1)) {
-    return nullptr;
-  }
-  if (min_ttl == absl::ZeroDuration()) min_ttl = options_.access_token_min_ttl;
+                                                            absl::Duration requested_min_ttl) const {
+  absl::StatusOr<const WeChatApp*> app = ResolveApp(app_id, openid);  // no TokenKey built
+  absl::StatusOr<absl::Duration> min_ttl = EffectiveMinTtl(requested_min_ttl);
+  if (!app.ok() || !min_ttl.ok()) return nullptr;
   const CachedAccessToken* hit = served_.LookupOnThisThread((*app)->app_id, openid);
   if (hit == nullptr) return nullptr;
   // The conditions under which GetAccessToken would read, open and return
@@ -288,7 +297,7 @@ const CachedAccessToken* TokenService::GetAccessTokenCached(absl::string_view ap
   const int64_t now_ms = deps_.clock->NowMillis();
   const TokenRecord& record = hit->record;
   if (record.state() != vault::RECORD_STATE_ACTIVE || now_ms >= record.refresh_token_expires_at_ms() ||
-      record.access_token_expires_at_ms() - now_ms < ToMillis(min_ttl) || !KeepWarmCurrent(record, now_ms)) {
+      record.access_token_expires_at_ms() - now_ms < ToMillis(*min_ttl) || !KeepWarmCurrent(record, now_ms)) {
     return nullptr;
   }
   return hit;

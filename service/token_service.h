@@ -221,6 +221,11 @@ class TokenService {
 
   // Resolves and validates (app_id, openid) into a vault key.
   absl::StatusOr<vault::TokenKey> ResolveKey(absl::string_view app_id, absl::string_view openid) const;
+  // ResolveKey's checks without building the key: the app of `app_id`.
+  absl::StatusOr<const WeChatApp*> ResolveApp(absl::string_view app_id, absl::string_view openid) const;
+  // The min_ttl a GetAccessToken call works with: `requested`, or the
+  // default for zero. INVALID_ARGUMENT outside 0..1 h.
+  absl::StatusOr<absl::Duration> EffectiveMinTtl(absl::Duration requested) const;
   // Reads a record that RPCs may use: NOT_FOUND/TOKEN_NOT_FOUND when absent
   // or revoked, FAILED_PRECONDITION/REAUTH_REQUIRED when re-login is needed
   // (moving an ACTIVE record whose window has ended to REAUTH_REQUIRED).

@@ -26,7 +26,7 @@ absl::Status ParseRawRequest(const grpc::ByteBuffer* raw, google::protobuf::Mess
   bool parsed = false;
   grpc::Slice single;
   if (raw == nullptr) {
-    parsed = false;
+    // Nothing to parse: answered as malformed below.
   } else if (raw->TrySingleSlice(&single).ok()) {
     // The usual case for small requests: parse in place, no buffer copy.
     parsed = message->ParseFromArray(single.begin(), static_cast<int>(single.size()));
